@@ -1,0 +1,121 @@
+"""Join: the other control planes (one at a time) and the workers, with credentials made fresh."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, get_type_hints
+
+from gevent.lock import RLock
+from pyinfra import host
+from pyinfra.api import StringCommand, deploy, operation
+from pyinfra.api.arguments import ConnectorArguments, pop_global_arguments
+from pyinfra.api.exceptions import OperationError
+
+from deploys import ops
+from deploys.facts import node_state
+from deploys.model import Cluster, Node
+
+DEFAULTS: dict[str, object] = {}
+KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
+JOIN_LOG = "/var/log/kubeadm-join.log"
+TOKEN_TTL = "2h"
+_TOKEN = re.compile(r"--token\s+([a-z0-9]{6}\.[a-z0-9]{16})")
+_CA_HASH = re.compile(r"(sha256:[0-9a-f]{64})")
+_CERT_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+@dataclass
+class JoinCredentials:
+    """What a node needs to join, made on the first control plane during this run."""
+
+    token: str
+    ca_hash: str
+    certificate_key: str | None = None
+
+
+@deploy("Join", data_defaults=DEFAULTS)
+def join(cluster: Cluster) -> None:
+    """Ensure every node is part of the cluster: control planes one at a time, then workers."""
+    node = cluster.node(host.name)
+    first = cluster.first_control_plane
+    _kubeadm_join(
+        name="Control plane joins (one at a time)",
+        cluster=cluster,
+        _if=ops.only(node.is_control_plane and node.name != first.name),
+        _serial=True,
+    )
+    _kubeadm_join(name="Worker joins", cluster=cluster, _if=ops.only(not node.is_control_plane))
+
+
+@operation()
+def _kubeadm_join(cluster: Cluster):
+    """Ensure /etc/kubernetes/kubelet.conf exists, running `kubeadm join` if it does not."""
+    node = cluster.node(host.name)
+    state = node_state(host, node.node_ip)
+    if state.files.get(KUBELET_CONF):
+        return
+    if not host.state.is_executing:
+        creds = JoinCredentials("<fresh token>", "<CA hash>", "<fresh key>" if node.is_control_plane else None)
+    else:
+        creds = credentials(cluster, control_plane=node.is_control_plane)
+    yield join_command(cluster, node, creds)
+    if host.state.is_executing:
+        state.files[KUBELET_CONF] = True
+
+
+def join_command(cluster: Cluster, node: Node, creds: JoinCredentials) -> StringCommand:
+    """The `kubeadm join` command for NODE, secrets masked in pyinfra's output."""
+    bits: list[Any] = [
+        "umask 077;", "kubeadm", "join", cluster.endpoint,
+        "--token", ops.masked(creds.token),
+        "--discovery-token-ca-cert-hash", creds.ca_hash,
+        "--node-name", node.node_name,
+    ]
+    if node.is_control_plane:
+        bits += [
+            "--control-plane",
+            "--certificate-key", ops.masked(creds.certificate_key or ""),
+            "--apiserver-advertise-address", node.node_ip,
+            "--apiserver-bind-port", str(cluster.apiserver_port),
+        ]
+    bits += [f">{JOIN_LOG} 2>&1 || {{ tail -n 30 {JOIN_LOG} >&2; exit 1; }}"]
+    return StringCommand(*bits)
+
+
+def credentials(cluster: Cluster, control_plane: bool) -> JoinCredentials:
+    """A fresh token (and, for control planes, certificate key), made once per run on the first control plane."""
+    run = host.state
+    shared = getattr(run, "_kubeadm_pyinfra_join", None)
+    if shared is None:
+        shared = run._kubeadm_pyinfra_join = {"lock": RLock(), "creds": None}
+    with shared["lock"]:
+        creds: JoinCredentials | None = shared["creds"]
+        if creds is None:
+            output = _on_first_control_plane(
+                cluster, f"kubeadm token create --print-join-command --ttl {TOKEN_TTL}"
+            )
+            token, ca_hash = _TOKEN.search(output), _CA_HASH.search(output)
+            if not token or not ca_hash:
+                raise OperationError("`kubeadm token create --print-join-command` printed no token/CA hash")
+            creds = shared["creds"] = JoinCredentials(token.group(1), ca_hash.group(1))
+        if control_plane and creds.certificate_key is None:
+            output = _on_first_control_plane(cluster, "kubeadm init phase upload-certs --upload-certs")
+            lines = [line.strip() for line in output.splitlines() if line.strip()]
+            if not lines or not _CERT_KEY.match(lines[-1]):
+                raise OperationError("`kubeadm init phase upload-certs` printed no certificate key")
+            creds.certificate_key = lines[-1]
+        return creds
+
+
+def _on_first_control_plane(cluster: Cluster, command: str) -> str:
+    """Run COMMAND on the first control plane (connecting if --limit left it out); its stdout."""
+    first = host.state.inventory.get_host(cluster.first_control_plane.name)
+    if not first.connected:
+        first.connect(reason="to make join credentials", raise_exceptions=True)
+    arguments = pop_global_arguments(host.state, first, {})[0]
+    connector_args = {k: arguments[k] for k in get_type_hints(ConnectorArguments) if k in arguments}
+    ok, output = first.run_shell_command(StringCommand(command), **connector_args)
+    if not ok:
+        raise OperationError(f"on {first.name}: `{command}` failed: {output.stderr[-500:]}")
+    return output.stdout

@@ -1,0 +1,75 @@
+"""keepalived on the control planes of an HA cluster: the VIP follows a healthy HAProxy."""
+
+from __future__ import annotations
+
+import ipaddress
+
+from pyinfra import host
+from pyinfra.api import deploy, operation
+from pyinfra.api.exceptions import OperationError
+from pyinfra.operations import files
+
+from deploys import TEMPLATES, ops
+from deploys.facts import node_state
+from deploys.model import Cluster, Node
+
+DEFAULTS: dict[str, object] = {
+    "keepalived_router_id": 51,  # VRRP virtual_router_id, unique per network segment
+    "keepalived_unicast": False,  # True: unicast peers, for networks that block VRRP multicast
+    "keepalived_interface": None,  # per host; None = the interface holding the node IP
+}
+CONFIG = "/etc/keepalived/keepalived.conf"
+AUTH = "/etc/keepalived/vrrp-auth.conf"
+CHECK = f"keepalived --config-test -f {CONFIG}"
+MASTER_PRIORITY = 250
+
+
+def priority(node: Node) -> int:
+    """MASTER (the first control plane) 250, then 240, 230... on the BACKUPs."""
+    return MASTER_PRIORITY - 10 * node.index
+
+
+@deploy("keepalived", data_defaults=DEFAULTS)
+def install(cluster: Cluster) -> None:
+    """Ensure keepalived holds the VIP on the best control plane whose HAProxy is active."""
+    node = cluster.node(host.name)
+    here = ops.only(node.is_control_plane and cluster.keepalived)
+    ops.packages(name="keepalived installed", node_ip=node.node_ip, wanted={"keepalived": None}, _if=here)
+    auth = ops.secret_file(
+        name="VRRP authentication (0600)",
+        dest=AUTH,
+        content=f"auth_type PASS\nauth_pass {cluster.secrets.get('keepalived_auth_pass', '')}\n",
+        _if=here,
+    )
+    config = _config(name="keepalived configuration", cluster=cluster, _if=here)
+    ops.restart(
+        name="keepalived restarted (configuration changed)",
+        node_ip=node.node_ip,
+        service_name="keepalived",
+        check=CHECK,
+        _if=[here, lambda: ops.changed([auth, config])],
+    )
+    ops.service(name="keepalived enabled and running", node_ip=node.node_ip, service_name="keepalived", _if=here)
+
+
+@operation()
+def _config(cluster: Cluster):
+    """Ensure keepalived.conf names the interface that holds the node IP (or the one given)."""
+    node = cluster.node(host.name)
+    interface = node.keepalived_interface or node_state(host, node.node_ip).node_ip_interface
+    if not interface:
+        raise OperationError(
+            f"host {host.name!r}: no interface holds node_ip {node.node_ip}; "
+            "set 'keepalived_interface' or fix 'node_ip'"
+        )
+    yield from files.template._inner(
+        src=str(TEMPLATES / "keepalived" / "keepalived.conf.j2"),
+        dest=CONFIG,
+        mode="644",
+        cluster=cluster,
+        node=node,
+        interface=interface,
+        priority=priority(node),
+        prefix=ipaddress.IPv4Network(cluster.node_network).prefixlen,
+        auth_file=AUTH,
+    )

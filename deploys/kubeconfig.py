@@ -1,0 +1,23 @@
+"""The admin kubeconfig, fetched to the operator's machine."""
+
+from __future__ import annotations
+
+from pyinfra import host
+from pyinfra.api import deploy
+
+from deploys import ops
+from deploys.model import Cluster
+
+DEFAULTS: dict[str, object] = {}
+
+
+@deploy("Admin kubeconfig", data_defaults=DEFAULTS)
+def fetch(cluster: Cluster) -> None:
+    """Ensure the operator has the admin kubeconfig (0600), its server the control-plane endpoint."""
+    node = cluster.node(host.name)
+    ops.fetch_private(
+        name=f"Admin kubeconfig -> {cluster.kubeconfig_path}",
+        src="/etc/kubernetes/admin.conf",
+        dest=cluster.kubeconfig_path,
+        _if=ops.only(node.name == cluster.first_control_plane.name),
+    )

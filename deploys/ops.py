@@ -1,0 +1,184 @@
+"""Operations that gate on the one `NodeState` look instead of a fact apiece."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+from pathlib import Path
+from typing import Callable, Iterator, Mapping, Sequence
+
+from pyinfra import host
+from pyinfra.api import FileDownloadCommand, FileUploadCommand, StringCommand, operation
+from pyinfra.api.operation import OperationMeta
+from pyinfra.api.exceptions import OperationError
+from pyinfra.api.hiddenvalue import HiddenValue
+from pyinfra.facts.files import Sha1File, Sha256File
+
+from deploys.facts import ADDONS, MODULE_EVIDENCE, SYSCTLS, node_state
+
+APT_ENV = "DEBIAN_FRONTEND=noninteractive"
+
+
+def _executing() -> bool:
+    return bool(host.state.is_executing)
+
+
+def changed(results: Sequence[OperationMeta]) -> bool:
+    """Whether any of these (already executed) operations changed the host."""
+    return _executing() and any(r.is_complete() and r.did_change() for r in results)
+
+
+@operation()
+def packages(
+    node_ip: str,
+    wanted: Mapping[str, str | None],
+    hold: bool = False,
+    sources_changed: Sequence[OperationMeta] = (),
+) -> Iterator[StringCommand | str]:
+    """Ensure the packages are installed (at the given versions, None = any), held if asked.
+
+    The package lists are updated at most once per run, and again only when one of
+    `sources_changed` (operations writing package sources) changed something.
+    """
+    state = node_state(host, node_ip)
+    if changed(sources_changed):
+        state.apt_updated = False
+    missing = [name for name, version in wanted.items() if not state.installed(name, version)]
+    if missing:
+        if not state.apt_updated:
+            yield f"{APT_ENV} apt-get update -q"
+            if _executing():
+                state.apt_updated = True
+        specs = [f"{name}={wanted[name]}" if wanted[name] else name for name in missing]
+        yield (
+            f"{APT_ENV} apt-get install -y -q --no-install-recommends --allow-change-held-packages "
+            "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold " + " ".join(specs)
+        )
+        if _executing():
+            for name in missing:
+                state.packages[name] = (wanted[name] or "?", False)
+    unheld = [name for name in wanted if hold and not state.packages.get(name, ("", False))[1]]
+    if unheld:
+        yield "apt-mark hold " + " ".join(unheld)
+        if _executing():
+            for name in unheld:
+                state.packages[name] = (state.packages.get(name, ("?", False))[0], True)
+
+
+@operation()
+def swap_off(node_ip: str) -> Iterator[str]:
+    """Ensure no swap is active now and none is enabled in /etc/fstab."""
+    state = node_state(host, node_ip)
+    if state.swap_active:
+        yield "swapoff -a"
+    if state.fstab_swap:
+        yield r"sed -i.bak -E 's@^([^#].*[[:space:]]swap[[:space:]].*)$@# \1@' /etc/fstab"
+    if _executing():
+        state.swap_active = state.fstab_swap = False
+
+
+@operation()
+def kernel_modules(node_ip: str) -> Iterator[str]:
+    """Ensure the kernel modules are present: loaded now, or built in (then nothing to load)."""
+    state = node_state(host, node_ip)
+    for module in list(state.missing_modules):
+        yield f"modprobe {module} && {MODULE_EVIDENCE[module]}"
+        if _executing():
+            state.missing_modules.remove(module)
+
+
+@operation()
+def sysctls_applied(node_ip: str, config: Sequence[OperationMeta] = ()) -> Iterator[str]:
+    """Ensure the live kernel parameters match SYSCTLS (persisted by the sysctl.d file)."""
+    state = node_state(host, node_ip)
+    if changed(config) or any(state.sysctls.get(k) != v for k, v in SYSCTLS.items()):
+        yield "sysctl --system >/dev/null"
+        if _executing():
+            state.sysctls.update(SYSCTLS)
+
+
+@operation()
+def service(node_ip: str, service_name: str, running: bool = True, enabled: bool = True) -> Iterator[str]:
+    """Ensure a systemd service is enabled and (optionally) running."""
+    state = node_state(host, node_ip)
+    if enabled and not state.enabled.get(service_name):
+        yield f"systemctl enable {service_name}"
+    if running and not state.active.get(service_name):
+        yield f"systemctl start {service_name}"
+    if _executing():
+        state.enabled[service_name] = state.enabled.get(service_name) or enabled
+        state.active[service_name] = state.active.get(service_name) or running
+
+
+@operation()
+def restart(
+    node_ip: str, service_name: str, check: str | None = None, daemon_reload: bool = False
+) -> Iterator[str]:
+    """Restart a service whose configuration changed, after an optional check of that configuration."""
+    if check:
+        yield check
+    if daemon_reload:
+        yield "systemctl daemon-reload"
+    yield f"systemctl restart {service_name}"
+    if _executing():
+        node_state(host, node_ip).active[service_name] = True
+
+
+@operation()
+def kubectl_apply(node_ip: str, path: str, stamp: str, server_side: bool = False, wait_crd: str | None = None):
+    """Ensure the manifest at PATH has been applied with the admin kubeconfig (once per STAMP)."""
+    state = node_state(host, node_ip)
+    if stamp in state.applied:
+        return
+    kubectl = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
+    mode = "apply --server-side --force-conflicts" if server_side else "apply"
+    yield f"{kubectl} {mode} -f {path}"
+    if wait_crd:
+        yield f"{kubectl} wait --for condition=established --timeout=120s crd/{wait_crd}"
+    yield f"touch {ADDONS}/{stamp}.applied"
+    if _executing():
+        state.applied.add(stamp)
+
+
+@operation()
+def secret_file(dest: str, content: str, mode: str = "600") -> Iterator[object]:
+    """Ensure a file holds a secret; its contents never appear in pyinfra's output or diffs."""
+    wanted = hashlib.sha256(content.encode()).hexdigest()
+    if host.get_fact(Sha256File, path=dest) == wanted:
+        return
+    directory = os.path.dirname(dest)
+    yield StringCommand("install", "-d", "-m", "755", directory)
+    yield StringCommand("touch", dest, "&&", "chmod", mode, dest)
+    yield FileUploadCommand(io.BytesIO(content.encode()), dest, remote_temp_filename=host.get_temp_filename(dest))
+    yield StringCommand("chmod", mode, dest)
+
+
+@operation()
+def fetch_private(src: str, dest: str) -> Iterator[object]:
+    """Ensure a local copy (mode 0600, directory 0700) of a remote file that holds credentials."""
+    remote = host.get_fact(Sha1File, path=src)
+    if remote is None:
+        if _executing():
+            raise OperationError(f"{src} does not exist on {host.name}")
+        return
+    path = Path(dest)
+    if path.exists() and hashlib.sha1(path.read_bytes()).hexdigest() == remote:
+        if path.stat().st_mode & 0o077:
+            path.chmod(0o600)
+        return
+    if _executing():
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path.touch(mode=0o600, exist_ok=True)
+        path.chmod(0o600)
+    yield FileDownloadCommand(src, str(path))
+
+
+def only(flag: bool) -> Callable[[], bool]:
+    """An `_if` condition fixed when the deploy is planned (a role), checked at execution."""
+    return lambda: flag
+
+
+def masked(value: str) -> HiddenValue:
+    """A value printed as ***."""
+    return HiddenValue(value, masked_value="***")

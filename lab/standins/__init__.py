@@ -1,0 +1,1 @@
+"""TEST DOUBLES: stand-in kubeadm/kubelet/kubectl packages built for the lab (not Kubernetes)."""
