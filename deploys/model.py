@@ -159,13 +159,13 @@ def build(inventory: Any, defaults: Mapping[str, Any], *, write_secrets: bool = 
     """Build and validate the cluster model from a pyinfra inventory and merged defaults."""
     errors: list[str] = []
     hosts = _hosts_by_role(inventory, errors)
-    if errors:
+    if not any(role == CONTROL_PLANE_GROUP for _, role in hosts):
         raise ClusterConfigError(_format(errors))
 
     table = {**DEFAULTS, **defaults}
     values = _cluster_values(hosts, table, errors)
     nodes = _nodes(hosts, errors)
-    if errors:
+    if not any(n.is_control_plane for n in nodes):
         raise ClusterConfigError(_format(errors))
 
     _check_versions(values, errors)
@@ -225,12 +225,6 @@ def _hosts_by_role(inventory: Any, errors: list[str]) -> list[tuple[Any, str]]:
     """Every inventory host with its role; group membership errors are collected."""
     control_planes = _group(inventory, CONTROL_PLANE_GROUP)
     workers = _group(inventory, WORKER_GROUP)
-    for group, members in ((CONTROL_PLANE_GROUP, control_planes), (WORKER_GROUP, workers)):
-        seen: set[str] = set()
-        for host in members:
-            if host.name in seen:
-                errors.append(f"host {host.name!r}: listed twice in group {group!r}")
-            seen.add(host.name)
     if not control_planes:
         errors.append(
             f"group {CONTROL_PLANE_GROUP!r} is empty: a cluster needs 1 or 3 (an odd number) "

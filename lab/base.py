@@ -11,7 +11,7 @@ from pathlib import Path
 from lab import config
 from lab.run import log, run
 
-RECIPE_VERSION = "3"
+RECIPE_VERSION = "4"
 
 CGROUP_RW_UNIT = """\
 [Unit]
@@ -38,6 +38,9 @@ path-exclude=/usr/share/locale/*
 path-exclude=/usr/share/info/*
 """
 APT_TUNING = 'Acquire::Languages "none";\nAcquire::PDiffs "false";\nAPT::Update::Post-Invoke-Success "";\n'
+# kernel.* and fs.* are read-only inside a container: mask the base's files that set them, so
+# `sysctl --system` on a node does what it does on a real host (only net.* is per node).
+MASKED_SYSCTL_FILES = ("50-pid-max.conf", "99-protect-links.conf")
 MASKED_UNITS = (
     "apt-daily.timer", "apt-daily-upgrade.timer", "apt-daily.service", "apt-daily-upgrade.service",
     "e2scrub_all.timer", "fstrim.timer", "systemd-journald-audit.socket", "getty.target",
@@ -48,7 +51,7 @@ MASKED_UNITS = (
 def recipe_hash() -> str:
     """A digest of everything that shapes the base, so a change rebuilds it."""
     blob = json.dumps([RECIPE_VERSION, config.BASE_INCLUDE, config.MIRROR_PACKAGES, config.DEBIAN_SUITE,
-                       CGROUP_RW_UNIT, DPKG_TUNING, DPKG_NODOC, APT_TUNING, MASKED_UNITS])
+                       CGROUP_RW_UNIT, DPKG_TUNING, DPKG_NODOC, APT_TUNING, MASKED_UNITS, MASKED_SYSCTL_FILES])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -96,6 +99,10 @@ def configure_base(root: Path) -> None:
     (wants / "cgroup-v1-rw.service").symlink_to("/etc/systemd/system/cgroup-v1-rw.service")
     for name in MASKED_UNITS:
         link = root / "etc/systemd/system" / name
+        link.unlink(missing_ok=True)
+        link.symlink_to("/dev/null")
+    for name in MASKED_SYSCTL_FILES:
+        link = root / "etc/sysctl.d" / name
         link.unlink(missing_ok=True)
         link.symlink_to("/dev/null")
     (root / "etc/dpkg/dpkg.cfg.d/lab-unsafe-io").write_text(DPKG_TUNING)

@@ -452,7 +452,7 @@ def cmd_token(opts: argparse.Namespace) -> int:
     """kubeadm token create|list|delete."""
     client = standin.Client(Path(opts.kubeconfig))
     if opts.action == "create":
-        token = opts.token or new_token()
+        token = (opts.tokens[0] if opts.tokens else None) or new_token()
         if not re.fullmatch(r"[a-z0-9]{6}\.[a-z0-9]{16}", token):
             raise Fail(f'the bootstrap token "{token}" was not of the form "^([a-z0-9]{{6}})\\.([a-z0-9]{{16}})$"')
         tid, secret = token.split(".")

@@ -36,30 +36,48 @@ def read_objects(files: list[str]) -> list[dict]:
     objects: list[dict] = []
     for name in files:
         if name.startswith(("http://", "https://")):
-            raise Fail(f"the stand-in kubectl reads local files only: {name}")
+            objects.extend(parse_docs(fetch(name), name))
+            continue
         paths = sorted(Path(name).glob("*.y*ml")) if Path(name).is_dir() else [Path(name)]
         for path in paths:
             try:
                 text = sys.stdin.read() if name == "-" else path.read_text()
             except OSError:
                 raise Fail(f'the path "{name}" does not exist') from None
-            try:
-                docs = list(yaml.safe_load_all(text))
-            except yaml.YAMLError as exc:
-                raise Fail(f"error parsing {name}: {exc}") from None
-            for doc in docs:
-                if doc is None:
-                    continue
-                if not isinstance(doc, dict) or "apiVersion" not in doc or "kind" not in doc:
-                    raise Fail(f"error validating \"{name}\": error validating data: [apiVersion not set, kind not set]")
-                if doc["kind"].endswith("List") and "items" in doc:
-                    objects.extend(doc["items"])
-                elif not (doc.get("metadata") or {}).get("name"):
-                    raise Fail(f'error when retrieving current configuration of "{name}": resource name may not be empty')
-                else:
-                    objects.append(doc)
+            objects.extend(parse_docs(text, name))
     if not objects:
         raise Fail("no objects passed to apply")
+    return objects
+
+
+def fetch(url: str) -> str:
+    """Read a manifest from a URL, as kubectl -f URL does."""
+    import urllib.request
+    try:
+        with urllib.request.urlopen(url, timeout=30) as resp:
+            return resp.read().decode()
+    except OSError as exc:
+        raise Fail(f'unable to read URL "{url}", server reported {exc}') from None
+
+
+def parse_docs(text: str, name: str) -> list[dict]:
+    """Objects of one manifest (multi-document YAML or JSON, List kinds flattened)."""
+    try:
+        docs = list(yaml.safe_load_all(text))
+    except yaml.YAMLError as exc:
+        raise Fail(f"error parsing {name}: {exc}") from None
+    objects = []
+    for doc in docs:
+        if doc is None:
+            continue
+        if not isinstance(doc, dict) or "apiVersion" not in doc or "kind" not in doc:
+            raise Fail(f'error validating "{name}": error validating data: [apiVersion not set, kind not set]')
+        if doc["kind"].endswith("List") and "items" in doc:
+            objects.extend(doc["items"])
+        elif not (doc.get("metadata") or {}).get("name"):
+            raise Fail(f'error when retrieving current configuration of "{name}": resource name may not be empty')
+        else:
+            objects.append(doc)
     return objects
 
 
@@ -213,7 +231,7 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str]) -> int:
     """Dispatch a kubectl command line."""
-    opts = parser().parse_args(argv)
+    opts = parser().parse_intermixed_args(argv)
     if opts.command == "version" and opts.client:
         return cmd_version(opts, None)
     client = standin.Client(kubeconfig_path(opts))

@@ -55,6 +55,7 @@ def log_line(text: str) -> None:
 def main_wrapper(tool: str, func: Any) -> None:
     """Log the call, run func(argv), print errors the way kubeadm/kubectl do."""
     log_call(tool)
+    sys.stdout.reconfigure(line_buffering=True)
     try:
         code = func(sys.argv[1:]) or 0
     except Fail as exc:

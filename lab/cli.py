@@ -1,0 +1,89 @@
+"""Command line: python -m lab up|down|status|ssh|deps|bench."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from lab import config
+
+
+def cmd_up(opts: argparse.Namespace) -> int:
+    """Build or grow the lab."""
+    from lab import core
+    timings = core.up(opts.topology, opts.workers)
+    print("\n".join(core.status_lines()))
+    print(f"base {timings['base']:.1f}s, up {timings['up']:.1f}s. Deploy: pyinfra -y inventories/lab.py deploys/cluster.py")
+    return 0
+
+
+def cmd_down(opts: argparse.Namespace) -> int:
+    """Tear the lab down and report leftovers."""
+    from lab import core
+    left = core.down()
+    if left:
+        print("left behind:\n  " + "\n  ".join(left), file=sys.stderr)
+        return 1
+    print("lab down: nothing left behind")
+    return 0
+
+
+def cmd_status(opts: argparse.Namespace) -> int:
+    """Print the nodes."""
+    from lab import core
+    print("\n".join(core.status_lines()))
+    return 0
+
+
+def cmd_ssh(opts: argparse.Namespace) -> int:
+    """Open a shell (or run a command) on a node."""
+    from lab import sshconf, state
+    node = state.load().node(opts.node)
+    argv = sshconf.ssh_argv(node.name, opts.command, tty=not opts.command and sys.stdin.isatty())
+    os.execvp(argv[0], argv)
+    return 0
+
+
+def cmd_deps(opts: argparse.Namespace) -> int:
+    """Install host dependencies."""
+    from lab import deps
+    deps.install()
+    return 0
+
+
+def cmd_bench(opts: argparse.Namespace) -> int:
+    """Run the benchmark."""
+    from lab import bench
+    return bench.main(opts.topologies)
+
+
+def parser() -> argparse.ArgumentParser:
+    """The lab's argument parser."""
+    p = argparse.ArgumentParser(prog="python -m lab", description="Local systemd-nspawn lab for the kubeadm deploy.")
+    sub = p.add_subparsers(dest="cmd", required=True)
+    up = sub.add_parser("up", help="build the lab, or add/remove workers on a running one")
+    up.add_argument("--topology", default="3+3", help="CONTROL_PLANES+WORKERS: 1+4 or 3+3 (default)")
+    up.add_argument("--workers", type=int, help="number of workers (overrides the topology's)")
+    up.set_defaults(func=cmd_up)
+    sub.add_parser("down", help="remove every node, namespace, mount and process of the lab").set_defaults(func=cmd_down)
+    sub.add_parser("status", help="list nodes, IPs, roles and whether they run").set_defaults(func=cmd_status)
+    ssh = sub.add_parser("ssh", help="ssh to a node (name, short name or IP)")
+    ssh.add_argument("node")
+    ssh.add_argument("command", nargs=argparse.REMAINDER)
+    ssh.set_defaults(func=cmd_ssh)
+    sub.add_parser("deps", help="apt-get install the host's dependencies").set_defaults(func=cmd_deps)
+    bench = sub.add_parser("bench", help="time base build, lab up, first converge and no-op re-run")
+    bench.add_argument("topologies", nargs="*", default=["1+4", "3+3"])
+    bench.set_defaults(func=cmd_bench)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a lab command."""
+    opts = parser().parse_args(argv)
+    if opts.cmd not in ("status",) and os.geteuid() != 0:
+        print("the lab needs root (namespaces, mounts, systemd-nspawn)", file=sys.stderr)
+        return 2
+    _ = config
+    return opts.func(opts)

@@ -1,0 +1,41 @@
+"""Inventory groups built from the lab's state (used by inventories/lab.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from lab import config
+from lab.state import LabState, load
+
+HostEntry = tuple[str, dict[str, Any]]
+
+
+class NoLabError(RuntimeError):
+    """Raised when the inventory is loaded but no lab is up."""
+
+
+def host_data(lab: LabState, node_ip: str) -> dict[str, Any]:
+    """Connection and cluster data of one lab host."""
+    data: dict[str, Any] = {
+        "ssh_hostname": node_ip,
+        "node_ip": node_ip,
+        "ssh_user": "root",
+        "ssh_key": str(config.SSH_KEY),
+        "ssh_config_file": str(config.SSH_CONFIG),
+        "ssh_known_hosts_file": str(config.KNOWN_HOSTS),
+        "ssh_strict_host_key_checking": "yes",
+    }
+    if lab.control_planes > 1:
+        data["vip"] = config.VIP
+    return data
+
+
+def groups(lab: LabState | None = None) -> dict[str, list[HostEntry]]:
+    """{'control_plane': [...], 'workers': [...]} as pyinfra inventory groups."""
+    lab = lab if lab is not None else load()
+    if not lab.nodes:
+        raise NoLabError(f"no lab is up ({config.STATE_FILE} is missing or empty): run `python -m lab up` first")
+    out: dict[str, list[HostEntry]] = {"control_plane": [], "workers": []}
+    for node in lab.nodes:
+        out[node.role].append((node.name, host_data(lab, node.ip)))
+    return out

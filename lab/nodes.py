@@ -1,0 +1,98 @@
+"""One lab node: an overlay over the base, a systemd-nspawn machine, a veth into the lab bridge."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+import uuid
+from pathlib import Path
+
+from lab import config, network, procs
+from lab.run import quiet, run
+from lab.sshconf import ssh
+from lab.state import Node
+
+
+def is_mounted(path: Path) -> bool:
+    """Whether path is a mount point (per /proc/mounts)."""
+    target = str(path)
+    return any(line.split()[1] == target for line in Path("/proc/mounts").read_text().splitlines())
+
+
+def prepare(node: Node, pubkey: str) -> None:
+    """Create and mount the node's overlay and give it its identity (hostname, host keys, root's key)."""
+    for sub in ("upper", "work", "root", "containerd"):
+        (node.dir / sub).mkdir(parents=True, exist_ok=True)
+    if not is_mounted(node.root):
+        run(["mount", "-t", "overlay", "overlay", "-o",
+             f"lowerdir={config.BASE_DIR},upperdir={node.dir / 'upper'},workdir={node.dir / 'work'}", str(node.root)])
+    root = node.root
+    (root / "etc/hostname").write_text(node.name + "\n")
+    (root / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n{node.ip}\t{node.name}\n")
+    if not (root / "etc/machine-id").read_text().strip():
+        (root / "etc/machine-id").write_text(uuid.uuid4().hex + "\n")
+    auth = root / "root/.ssh/authorized_keys"
+    auth.parent.mkdir(mode=0o700, exist_ok=True)
+    auth.write_text(pubkey)
+    auth.chmod(0o600)
+    if not (root / "etc/ssh/ssh_host_ed25519_key").exists():
+        run(["ssh-keygen", "-A", "-f", str(root)], capture=True)
+
+
+def launch(node: Node) -> int:
+    """Boot the node with systemd-nspawn; return the nspawn PID."""
+    console = (node.dir / "console.log").open("ab")
+    argv = ["systemd-nspawn", "--boot", f"--directory={node.root}", f"--machine={node.name}",
+            f"--hostname={node.name}", "--private-network", "--register=no", "--keep-unit", "--console=pipe",
+            "--capability=all", "--system-call-filter=@keyring", "--resolv-conf=off", "--timezone=off",
+            "--link-journal=no", f"--bind={node.dir / 'containerd'}:/var/lib/containerd"]
+    proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
+                            start_new_session=True)
+    return proc.pid
+
+
+def attach(node: Node) -> None:
+    """Wire the booted node into the lab bridge (once its own systemd is running)."""
+    assert node.pid
+    init = procs.container_init(node.pid)
+    network.attach_node(node.name, node.netns, node.ip, init)
+
+
+def wait_ready(node: Node, timeout: float = 180) -> str:
+    """Wait for `systemctl is-system-running --wait` over SSH; return the state plus failed units."""
+    deadline = time.monotonic() + timeout
+    last = ""
+    while time.monotonic() < deadline:
+        try:
+            res = ssh(node.name, "systemctl is-system-running --wait", timeout=max(5, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            break
+        status = res.stdout.strip()
+        if status == "running":
+            return status
+        if status == "degraded":
+            failed = ssh(node.name, "systemctl --failed --plain --no-legend | awk '{print $1}'").stdout.split()
+            return f"degraded (failed: {', '.join(failed)})"
+        last = (res.stderr or status).strip()
+        time.sleep(0.3)
+    raise RuntimeError(f"{node.name} did not come up in {timeout}s: {last}")
+
+
+def teardown(name: str, pid: int | None) -> None:
+    """Stop the node (only if pid is still its nspawn), drop its namespace, overlay and files."""
+    if procs.is_nspawn_of(pid, name):
+        procs.terminate([pid])  # type: ignore[list-item]
+    network.delete_netns(config.NODE_NS_PREFIX + name)
+    quiet(["ip", "-n", config.NET_NS, "link", "del", network.veth_name(name)])
+    node_dir = config.NODES_DIR / name
+    root = node_dir / "root"
+    for _ in range(3):
+        if not is_mounted(root):
+            break
+        if not quiet(["umount", str(root)]):
+            time.sleep(0.5)
+            quiet(["umount", "-l", str(root)])
+    shutil.rmtree(config.PROPAGATE_DIR / name, ignore_errors=True)
+    if not is_mounted(root):
+        shutil.rmtree(node_dir, ignore_errors=True)

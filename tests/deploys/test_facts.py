@@ -1,0 +1,41 @@
+"""NodeFacts: one command, parsed into the state every gate reads."""
+
+from __future__ import annotations
+
+from deploys.facts import NodeFacts
+
+OUTPUT = """swap=0
+fstab_swap=2
+missing_module=br_netfilter
+sysctl net.ipv4.ip_forward=1
+sysctl net.bridge.bridge-nf-call-iptables=
+package containerd 1.6.20~ds1-1+deb12u3 hold ok installed
+package curl 7.88.1-10 install ok installed
+enabled containerd=enabled
+active containerd=active
+enabled kubelet=disabled
+active kubelet=inactive
+file=/etc/kubernetes/kubelet.conf
+applied=tigera-operator-v3.30.3
+iface=eth0
+containerd=1.6.20""".splitlines()
+
+
+def test_parses_every_field() -> None:
+    state = NodeFacts().process(OUTPUT)
+    assert not state.swap_active and state.fstab_swap
+    assert state.missing_modules == ["br_netfilter"]
+    assert state.sysctls == {"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": ""}
+    assert state.packages["containerd"] == ("1.6.20~ds1-1+deb12u3", True)
+    assert state.installed("curl") and not state.installed("kubelet")
+    assert state.installed("containerd", "1.6.20~ds1-1+deb12u3") and not state.installed("containerd", "1.7.0")
+    assert state.enabled == {"containerd": True, "kubelet": False}
+    assert state.active == {"containerd": True, "kubelet": False}
+    assert state.files == {"/etc/kubernetes/kubelet.conf": True}
+    assert state.applied == {"tigera-operator-v3.30.3"}
+    assert state.node_ip_interface == "eth0" and state.containerd_version == "1.6.20"
+
+
+def test_one_shell_command_names_the_node_ip() -> None:
+    command = NodeFacts().command(node_ip="10.77.0.11")
+    assert "'10.77.0.11/'" in command and "dpkg-query" in command and "/proc/swaps" in command

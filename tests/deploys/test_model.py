@@ -1,0 +1,154 @@
+"""The cluster model: example inventories build; every kind of bad input is named."""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+from pyinfra.api import Inventory
+
+from deploys import components, model
+from tests import plan
+
+REPO = plan.REPO
+
+
+def inventory(cps: list[tuple[str, dict[str, Any]]], workers: list[tuple[str, dict[str, Any]]], **data: Any) -> Inventory:
+    hosts = cps + workers
+    return Inventory((hosts, data), control_plane=([h for h, _ in cps], {}), workers=([h for h, _ in workers], {}))
+
+
+def cp(i: int, **data: Any) -> tuple[str, dict[str, Any]]:
+    return (f"cp{i}", {"node_ip": f"10.1.0.{10 + i}", **data})
+
+
+def w(i: int, **data: Any) -> tuple[str, dict[str, Any]]:
+    return (f"w{i}", {"node_ip": f"10.1.0.{20 + i}", **data})
+
+
+def build(inv: Inventory, tmp_path: Path) -> model.Cluster:
+    defaults = {**components.defaults(), "secrets_dir": str(tmp_path / "s")}
+    return model.build(inv, defaults)
+
+
+def error_of(inv: Inventory, tmp_path: Path) -> str:
+    with pytest.raises(model.ClusterConfigError) as caught:
+        build(inv, tmp_path)
+    return str(caught.value)
+
+
+def test_prod_inventory_builds_ha_model(tmp_path: Path) -> None:
+    cluster = plan.from_inventory_file(REPO / "inventories" / "prod.py", secrets_dir=str(tmp_path))
+    built = build(cluster, tmp_path)
+    assert [n.node_name for n in built.control_planes] == ["k8s-master-node0", "k8s-master-node1", "k8s-master-node2"]
+    assert built.endpoint == "192.168.11.230:16443"
+    assert built.load_balancer == "keepalived"
+    assert built.kubeadm_api_version == "kubeadm.k8s.io/v1beta4"
+    assert built.pause_image == "registry.k8s.io/pause:3.10.1"
+
+
+def test_test_inventory_builds_single_control_plane(tmp_path: Path) -> None:
+    built = build(plan.from_inventory_file(REPO / "inventories" / "test.py"), tmp_path)
+    assert len(built.control_planes) == 1 and len(built.workers) == 4
+    assert built.endpoint == "192.168.10.10:6443"
+    assert built.load_balancer is None and built.secrets == {}
+
+
+def test_secrets_generated_once_private_and_reused(tmp_path: Path) -> None:
+    inv = inventory([cp(0), cp(1), cp(2)], [w(0)], vip="10.1.0.100")
+    first = build(inv, tmp_path)
+    path = tmp_path / "s" / "secrets.yaml"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    assert len(first.secrets["keepalived_auth_pass"]) == 8
+    assert len(first.secrets["haproxy_stats_password"]) >= 20
+    assert "awesomePassword" not in path.read_text()
+    assert build(inv, tmp_path).secrets == first.secrets
+    assert "keepalived_auth_pass" not in repr(first)
+
+
+@pytest.mark.parametrize(
+    ("inv", "expected"),
+    [
+        (inventory([], [w(0)]), "group 'control_plane' is empty"),
+        (inventory([cp(0), cp(1)], [w(0)], vip="10.1.0.100"), "stacked etcd needs an odd number"),
+        (inventory([cp(0), cp(1), cp(2)], [w(0)]), "need a shared endpoint: set 'vip'"),
+        (inventory([cp(0), cp(1), cp(2)], [w(0)], vip="10.1.0.11"), "'vip': 10.1.0.11 is the node_ip of host 'cp1'"),
+        (inventory([cp(0), cp(1), cp(2)], [w(0)], vip="10.9.0.100"), "outside the control planes' subnet"),
+        (inventory([cp(0)], [w(0), ("w1", {"node_ip": "10.1.0.20"})]), "node_ip 10.1.0.20 is also used by host 'w0'"),
+        (inventory([cp(0)], [w(0), ("W0", {"node_ip": "10.1.0.30"})]), "node name 'w0' is also used"),
+        (inventory([cp(0)], [w(0)], pod_cidr="10.96.0.0/16"), "'pod_cidr' 10.96.0.0/16 and 'service_cidr' 10.96.0.0/12 overlap"),
+        (inventory([cp(0)], [w(0)], pod_cidr="10.1.0.0/16"), "'pod_cidr': 10.1.0.0/16 overlaps the node network"),
+        (inventory([cp(0)], [w(0)], service_cidr="10.0.0.0/8"), "contains node_ip 10.1.0.10 of host 'cp0'"),
+        (inventory([cp(0)], [w(0)], pod_cidr="10.300.0.0/16"), "'pod_cidr': '10.300.0.0/16' is not an IPv4 network"),
+        (inventory([cp(0)], [w(0)], kube_version="1.34"), "'kube_version': '1.34' is malformed"),
+        (inventory([cp(0)], [w(0)], kube_version="1.19.3"), "'kube_version': '1.19.3' is not supported"),
+        (inventory([cp(0)], [w(0)], kube_version="latest"), "is malformed"),
+        (inventory([cp(0)], [w(0)], calico_encapsulation="GRE"), "'calico_encapsulation': 'GRE' is invalid"),
+        (inventory([cp(0)], [w(0)], keepalived_router_id=300), "'keepalived_router_id': 300 is invalid"),
+        (inventory([cp(0)], [w(0)], kube_apt_repo_url="ftp://x"), "'kube_apt_repo_url'"),
+        (inventory([cp(0)], [("w0", {})]), "host 'w0': node_ip 'w0' is not an IPv4 address"),
+        (inventory([cp(0)], [w(0, kube_version="1.33.1")]), "'kube_version': '1.34.2' on host 'cp0' but '1.33.1' on host 'w0'"),
+        (inventory([cp(0), cp(1), cp(2)], [w(0)], api_load_balancer="external"), "'control_plane_endpoint' is required"),
+        (inventory([cp(0)], [w(0)], control_plane_endpoint="api.example.com"), "expected HOST:PORT"),
+    ],
+)
+def test_bad_input_is_named(inv: Inventory, expected: str, tmp_path: Path) -> None:
+    assert expected in error_of(inv, tmp_path)
+
+
+def test_host_in_both_groups_or_neither(tmp_path: Path) -> None:
+    both = Inventory(
+        ([cp(0), w(0), ("stray", {"node_ip": "10.1.0.99"})], {}),
+        control_plane=(["cp0", "w0"], {}),
+        workers=(["w0"], {}),
+    )
+    message = error_of(both, tmp_path)
+    assert "host 'w0': in both 'control_plane' and 'workers'" in message
+    assert "host 'stray': in neither 'control_plane' nor 'workers'" in message
+
+
+def test_all_problems_reported_at_once(tmp_path: Path) -> None:
+    message = error_of(inventory([cp(0), cp(1)], [w(0)]), tmp_path)
+    assert "odd number" in message and "need a shared endpoint" in message and "2 problem(s)" in message
+
+
+def test_v1beta3_below_131_and_pause_image(tmp_path: Path) -> None:
+    built = build(inventory([cp(0)], [w(0)], kube_version="v1.30.4"), tmp_path)
+    assert built.kube_version == "1.30.4" and built.kubeadm_api_version == "kubeadm.k8s.io/v1beta3"
+    assert built.pause_image == "registry.k8s.io/pause:3.9"
+
+
+def test_external_load_balancer_endpoint(tmp_path: Path) -> None:
+    built = build(
+        inventory([cp(0), cp(1), cp(2)], [w(0)], api_load_balancer="external", control_plane_endpoint="nlb.aws:16443"),
+        tmp_path,
+    )
+    assert built.endpoint == "nlb.aws:16443" and not built.keepalived and built.secrets == {}
+
+
+BAD_INVENTORY = '''
+control_plane = [("@fake/cp0", {"node_ip": "10.1.0.10", "node_name": "cp0"}),
+                 ("@fake/cp1", {"node_ip": "10.1.0.11", "node_name": "cp1"})]
+workers = [("@fake/w0", {"node_ip": "10.1.0.20", "node_name": "w0"})]
+'''
+
+
+def test_cli_stops_before_connecting(tmp_path: Path) -> None:
+    """`pyinfra BAD deploys/cluster.py` names the problem and connects to nothing."""
+    bad = tmp_path / "bad.py"
+    bad.write_text(BAD_INVENTORY)
+    env = {**os.environ, "HOME": str(tmp_path)}
+    result = subprocess.run(
+        [sys.executable, "-m", "pyinfra", str(bad), "deploys/cluster.py", "-y"],
+        cwd=REPO, capture_output=True, text=True, env=env, timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "stacked etcd needs an odd number" in result.stderr
+    assert "need a shared endpoint" in result.stderr
+    assert "Connected" not in result.stdout + result.stderr

@@ -1,0 +1,200 @@
+"""Plan and run the cluster deploy against `@fake` hosts: no host is contacted.
+
+`fake_inventory` turns groups of (name, data) into an Inventory of `@fake/NAME`
+hosts whose commands answer from canned responses; `run` builds the model, adds
+`deploys.cluster.build` for every host and executes it with pyinfra's API;
+`Plan` tells which operations ran (changed something) on which hosts, in order.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+from pyinfra.api import Config, Inventory, State
+from pyinfra.api.connect import connect_all
+from pyinfra.api.deploy import add_deploy
+from pyinfra.api.operations import run_ops
+from pyinfra.context import ctx_state
+
+from deploys import cluster as entry
+from deploys import components, model
+
+REPO = Path(__file__).resolve().parent.parent
+CA_HASH = "sha256:" + "a" * 64
+CERT_KEY = "b" * 64
+
+
+def fresh_host(interface: str = "eth0") -> dict[Any, Any]:
+    """Canned answers of a fresh Debian host (swap on, nothing installed)."""
+    return {
+        "/proc/swaps": ["swap=1", "fstab_swap=1", f"iface={interface}"],
+        "token create": [f"kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash {CA_HASH}"],
+        "upload-certs": ["[upload-certs] Using certificate key:", CERT_KEY],
+        "sha1sum": ["c" * 40 + "  /etc/kubernetes/admin.conf"],
+    }
+
+
+def fake_inventory(
+    control_planes: Sequence[tuple[str, dict[str, Any]]],
+    workers: Sequence[tuple[str, dict[str, Any]]],
+    cluster_data: Mapping[str, Any],
+    responses: Mapping[Any, Any] | None = None,
+) -> Inventory:
+    """An inventory of @fake hosts; each host's data gets canned responses and no delay."""
+    fake = {"fake_delay": 0, "fake_delay_jitter": 0, "fake_responses": dict(responses or fresh_host())}
+
+    def named(hosts: Sequence[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        return [(f"@fake/{name}", {"node_name": name, **fake, **data}) for name, data in hosts]
+
+    cps, ws = named(control_planes), named(workers)
+    return Inventory(
+        (cps + ws, dict(cluster_data)),
+        control_plane=([h for h, _ in cps], {}),
+        workers=([h for h, _ in ws], {}),
+    )
+
+
+def from_inventory_file(path: Path, responses: Mapping[Any, Any] | None = None, **overrides: Any) -> Inventory:
+    """An example inventory file with its group data, every host turned into a @fake host."""
+    from pyinfra_cli.inventory import make_inventory
+
+    with ctx_state.use(State()):
+        real = make_inventory(str(path), cwd=str(REPO))
+    groups: dict[str, list[tuple[str, dict[str, Any]]]] = {model.CONTROL_PLANE_GROUP: [], model.WORKER_GROUP: []}
+    for group in groups:
+        for host in real.get_group(group):
+            data = dict(host.data.dict())
+            data.setdefault("node_ip", data.get("ssh_hostname") or host.name)
+            data.pop("ssh_hostname", None)
+            groups[group].append((host.name, data))
+    return fake_inventory(groups[model.CONTROL_PLANE_GROUP], groups[model.WORKER_GROUP], overrides, responses)
+
+
+@dataclass
+class Plan:
+    """Which operations changed something on which hosts, in execution order."""
+
+    state: State
+    cluster: model.Cluster
+    steps: list[tuple[str, list[str]]]  # (operation name, hosts it changed)
+
+    def hosts_of(self, name_part: str) -> list[str]:
+        """Hosts on which the (single) operation whose name contains NAME_PART ran."""
+        matches = [hosts for name, hosts in self.steps if name_part in name]
+        assert len(matches) == 1, f"{name_part!r} matches {len(matches)} operations"
+        return matches[0]
+
+    def index(self, name_part: str) -> int:
+        return next(i for i, (name, _) in enumerate(self.steps) if name_part in name)
+
+    def commands(self, host_name: str) -> list[str]:
+        """Every shell command executed on a host, in order (secrets masked)."""
+        host = self.state.inventory.get_host(f"@fake/{host_name}")
+        result = []
+        for op_hash in self.state.get_op_order():
+            data = self.state.ops[host].get(op_hash)
+            for command in (data.operation_meta._commands or []) if data else []:
+                result.append(str(command))
+        return result
+
+    @property
+    def changed(self) -> list[tuple[str, list[str]]]:
+        return [(name, hosts) for name, hosts in self.steps if hosts]
+
+
+def run(inventory: Inventory, check_for_changes: bool = False) -> Plan:
+    """Build the model and execute the deploy against the @fake inventory."""
+    state = State(inventory, Config(), check_for_changes=check_for_changes)
+    ctx_state.set(state)
+    connect_all(state)
+    cluster = model.build(inventory, components.defaults())
+    add_deploy(state, entry.build, cluster)
+    run_ops(state)
+    steps = []
+    for op_hash in state.get_op_order():
+        meta = state.op_meta[op_hash]
+        hosts = []
+        for host in inventory:
+            data = state.ops[host].get(op_hash)
+            if data and data.operation_meta.executed:
+                hosts.append(host.name.split("/", 1)[-1])
+        steps.append((sorted(meta.names)[0], hosts))
+    return Plan(state, cluster, steps)
+
+
+def first_line(pattern: str, lines: Sequence[str]) -> str | None:
+    return next((line for line in lines if re.search(pattern, line)), None)
+
+
+def uploads(plan: Plan, host_name: str) -> dict[str, bytes]:
+    """Every file the run uploaded to a host: remote path -> contents."""
+    from pyinfra.api import FileUploadCommand
+
+    host = plan.state.inventory.get_host(f"@fake/{host_name}")
+    files: dict[str, bytes] = {}
+    for op_hash in plan.state.get_op_order():
+        data = plan.state.ops[host].get(op_hash)
+        for command in (data.operation_meta._commands or []) if data else []:
+            if isinstance(command, FileUploadCommand):
+                src = command.src
+                if hasattr(src, "getvalue"):
+                    value = src.getvalue()
+                    files[command.dest] = value.encode() if isinstance(value, str) else value
+                else:
+                    files[command.dest] = Path(src).read_bytes()
+    return files
+
+
+def converged_host(
+    plan: Plan, host_name: str, extra_files: Sequence[str] = (), kubeconfig: bytes = b""
+) -> dict[Any, Any]:
+    """Canned answers of a host the first run converged: what it installed, wrote and started."""
+    import hashlib
+
+    from deploys import facts
+
+    cluster = plan.cluster
+    node = cluster.node(f"@fake/{host_name}")
+    version = cluster.kube_package_version
+    packages = {"curl": "7.88", "ca-certificates": "2023", "containerd": "1.6.20~ds1-1+deb12u3"}
+    packages.update({name: version for name in ("kubelet", "kubeadm", "kubectl")})
+    if node.is_control_plane and cluster.keepalived:
+        packages.update({"haproxy": "2.6.12", "keepalived": "2.2.7"})
+    held = {"containerd", "kubelet", "kubeadm", "kubectl"}
+    state_lines = ["swap=0", "fstab_swap=0", "iface=eth0", "containerd=1.6.20"]
+    state_lines += [f"sysctl {key}={value}" for key, value in facts.SYSCTLS.items()]
+    state_lines += [
+        f"package {name} {ver} {'hold' if name in held else 'install'} ok installed" for name, ver in packages.items()
+    ]
+    for service in facts.SERVICES:
+        present = service in ("containerd", "kubelet") or (node.is_control_plane and cluster.keepalived)
+        state_lines += [f"enabled {service}={'enabled' if present else 'disabled'}"]
+        state_lines += [f"active {service}={'active' if present and service != 'kubelet' else 'inactive'}"]
+    state_lines += ["file=/etc/kubernetes/kubelet.conf"]
+    if node.is_control_plane:
+        state_lines += ["file=/etc/kubernetes/admin.conf"]
+    stamps = [line for line in plan.commands(host_name) if line.startswith("touch /etc/kubernetes/addons/")]
+    state_lines += ["applied=" + s.rsplit("/", 1)[1].removesuffix(".applied") for s in stamps]
+
+    responses: dict[Any, Any] = {"/proc/swaps": state_lines}
+    written = uploads(plan, host_name)
+    secret = (".env", "auth.conf", "kubeadm-config.yaml")
+    for path in [*written, *extra_files]:
+        content = written.get(path, b"")
+        quoted = re.escape(path)
+        mode = "-rw-------" if path.endswith(secret) else "-rw-r--r--"
+        responses[re.compile(rf"^! \(test -e {quoted} ")] = [
+            f"user=root group=root mode={mode} atime=1 mtime=1 ctime=1 size={len(content)} '{path}'"
+        ]
+        responses[re.compile(rf"sha1sum {quoted} ")] = [f"{hashlib.sha1(content).hexdigest()}  {path}"]
+        responses[re.compile(rf"sha256sum {quoted} ")] = [f"{hashlib.sha256(content).hexdigest()}  {path}"]
+    admin_sha = hashlib.sha1(kubeconfig).hexdigest()
+    responses[re.compile(r"sha1sum /etc/kubernetes/admin.conf ")] = [f"{admin_sha}  /etc/kubernetes/admin.conf"]
+    for directory in {str(Path(p).parent) for p in [*written, *extra_files]}:
+        responses[re.compile(rf"^! \(test -e {re.escape(directory)} ")] = [
+            f"user=root group=root mode=drwxr-xr-x atime=1 mtime=1 ctime=1 size=4096 '{directory}'"
+        ]
+    return responses
