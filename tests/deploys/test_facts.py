@@ -38,4 +38,4 @@ def test_parses_every_field() -> None:
 
 def test_one_shell_command_names_the_node_ip() -> None:
     command = NodeFacts().command(node_ip="10.77.0.11")
-    assert "'10.77.0.11/'" in command and "dpkg-query" in command and "/proc/swaps" in command
+    assert "ip=10.77.0.11/ " in command and "dpkg-query" in command and "/proc/swaps" in command

@@ -272,6 +272,20 @@ def start_apiserver(conf: dict) -> None:
         time.sleep(0.2)
 
 
+def wait_endpoint(endpoint: str, timeout: float = 240) -> None:
+    """Wait until the control-plane endpoint answers an authenticated API call, as kubeadm's later phases need."""
+    client = standin.Client(standin.ADMIN_CONF)
+    deadline = time.time() + timeout
+    while True:
+        try:
+            client.call("GET", "/api/v1/nodes")
+            return
+        except Fail as exc:
+            if time.time() > deadline:
+                raise Fail(f"upload-config: could not reach the control-plane endpoint {endpoint}: {exc}") from None
+            time.sleep(0.5)
+
+
 def server_sans(ip: str, endpoint_host: str, service_cidr: str, name: str, dns_domain: str, extra: list[str]) -> list[str]:
     """Subject alternative names of the API server's certificate."""
     first_service_ip = str(next(ipaddress.ip_network(service_cidr.split(",")[0]).hosts()))
@@ -417,6 +431,7 @@ def cmd_init(opts: argparse.Namespace) -> int:
     print("[control-plane] Creating static Pod manifest for \"kube-apiserver\" (TEST DOUBLE: a systemd service)")
     start_apiserver({"port": port, "advertise": ip, "endpoint": endpoint, "primary": None, "store": str(STORE)})
     print("[api-check] The API server is healthy")
+    wait_endpoint(endpoint)
     if cert_key:
         print('[upload-certs] Storing the certificates in Secret "kubeadm-certs" in the "kube-system" Namespace')
         print(f"[upload-certs] Using certificate key:\n{cert_key}")
@@ -579,6 +594,7 @@ def cmd_join(opts: argparse.Namespace) -> int:
         control_plane_certs(adv, endpoint, "10.96.0.0/12", name, "cluster.local", [], cluster_name)
         start_apiserver({"port": port, "advertise": adv, "endpoint": endpoint, "primary": reply["primary"],
                          "store": str(STORE)})
+        wait_endpoint(endpoint)
     kubelet_conf(endpoint, name, reply["kubelet_cert"].encode(), standin.PKI / "kubelet-client.key", cluster_name)
     write_kubelet_files(None, ip)
     print("[kubelet-start] Writing kubelet configuration to file \"/var/lib/kubelet/config.yaml\"\n"

@@ -1,0 +1,42 @@
+# kubeadm-pyinfra: every command a user or CI needs. `make help` lists them.
+PYTHON ?= python3
+PYINFRA ?= $(PYTHON) -m pyinfra
+INVENTORY ?= inventories/lab.py
+TOPOLOGY ?= 3+3
+APT_PACKAGES = haproxy keepalived vagrant
+export DEBIAN_FRONTEND = noninteractive
+
+.PHONY: help deps lab deploy lab-down lab-status verify test test-fast bench \
+        vagrant-up vagrant-deploy vagrant-verify vagrant-down
+
+help:
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+
+deps: ## install what this machine needs (apt + pip, as root)
+	apt-get update -q
+	apt-get install -y -q --no-install-recommends $(APT_PACKAGES)
+	$(PYTHON) -m lab deps
+	$(PYTHON) -m pip install -q -e '.[test,aws,interop]'
+
+lab: deps ## build the local lab (TOPOLOGY=3+3|1+4) and deploy a cluster into it
+	$(PYTHON) -m lab up --topology $(TOPOLOGY)
+	$(PYINFRA) -y $(INVENTORY) deploys/cluster.py
+	$(PYTHON) -m lab status
+
+deploy: ## deploy (or converge) the cluster of INVENTORY
+	$(PYINFRA) -y $(INVENTORY) deploys/cluster.py
+
+lab-down: ## stop the lab and remove everything it created
+	$(PYTHON) -m lab down
+
+verify: ## check a running cluster: make verify INVENTORY=inventories/lab.py
+	$(PYTHON) -m pytest tests/verify --inventory $(INVENTORY) -p no:cacheprovider
+
+test-fast: ## tests that need no lab (seconds)
+	$(PYTHON) -m pytest -m 'not lab'
+
+test: deps ## every test, the lab end to end included (what CI runs)
+	$(PYTHON) -m pytest
+
+bench: deps ## lab timings: base build, lab up, converge, no-op re-run
+	$(PYTHON) -m lab bench

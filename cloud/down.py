@@ -1,0 +1,101 @@
+"""`down`: delete exactly what carries the cluster's tag, in dependency order."""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from botocore.exceptions import ClientError
+
+from cloud import CloudError
+from cloud.resources import Found, survey, tags_of
+from cloud.session import Clients, code, describe, retry, wait
+
+Echo = Callable[[str], None]
+IN_USE = ("DependencyViolation", "ResourceInUse", "InvalidGroup.InUse")
+
+
+def down(clients: Clients, cluster: str, echo: Echo) -> list[str]:
+    """Delete the cluster's resources; one line per deleted resource (empty if there was nothing)."""
+    found = survey(clients, cluster)
+    if found.empty:
+        echo(f"cluster {cluster}: nothing tagged {cluster!r} in {clients.region}")
+        return []
+    echo(f"cluster {cluster} in {clients.region}: deleting")
+    deleted: list[str] = []
+
+    def gone(kind: str, ident: str, note: str = "") -> None:
+        line = f"{kind} {ident}" + (f" ({note})" if note else "")
+        deleted.append(line)
+        echo(f"  deleted  {line}")
+
+    try:
+        _delete_load_balancers(clients, found, gone)
+        _terminate_instances(clients, found, gone)
+        _delete_network(clients, found, gone)
+    except ClientError as exc:
+        raise CloudError(f"AWS refused: {describe(exc)}; `down` again resumes") from None
+    return deleted
+
+
+def _delete_load_balancers(clients: Clients, found: Found, gone: Callable[..., None]) -> None:
+    """The NLB (with its listeners), then its target group."""
+    arns = [lb["LoadBalancerArn"] for lb in found.load_balancers]
+    for balancer in found.load_balancers:
+        clients.elbv2.delete_load_balancer(LoadBalancerArn=balancer["LoadBalancerArn"])
+        gone("load-balancer", balancer["LoadBalancerName"], "and its listeners")
+    if arns:
+        wait(clients.elbv2, "load_balancers_deleted", LoadBalancerArns=arns)
+    for group in found.target_groups:
+        retry(lambda arn=group["TargetGroupArn"]: clients.elbv2.delete_target_group(TargetGroupArn=arn), IN_USE)
+        gone("target-group", group["TargetGroupName"])
+
+
+def _terminate_instances(clients: Clients, found: Found, gone: Callable[..., None]) -> None:
+    """Terminate the instances (their disks go with them) and wait until they are gone."""
+    ids = [i["InstanceId"] for i in found.instances]
+    if not ids:
+        return
+    running = [i["InstanceId"] for i in found.instances if i["State"]["Name"] != "shutting-down"]
+    if running:
+        clients.ec2.terminate_instances(InstanceIds=running)
+    for instance in found.instances:
+        gone("instance", instance["InstanceId"], tags_of(instance).get("Name", ""))
+    wait(clients.ec2, "instance_terminated", InstanceIds=ids)
+
+
+def _delete_network(clients: Clients, found: Found, gone: Callable[..., None]) -> None:
+    """Key pair, security group, route table, subnet, internet gateway, VPC."""
+    ec2 = clients.ec2
+    for pair in found.key_pairs:
+        ec2.delete_key_pair(KeyPairId=pair["KeyPairId"])
+        gone("key-pair", pair["KeyName"])
+    for group in found.security_groups:
+        retry(lambda gid=group["GroupId"]: ec2.delete_security_group(GroupId=gid), IN_USE)
+        gone("security-group", group["GroupId"], group.get("GroupName", ""))
+    for table in found.route_tables:
+        for association in table.get("Associations", []):
+            if not association.get("Main"):
+                _ignore_missing(lambda a=association["RouteTableAssociationId"]: ec2.disassociate_route_table(AssociationId=a))
+        retry(lambda tid=table["RouteTableId"]: ec2.delete_route_table(RouteTableId=tid), IN_USE)
+        gone("route-table", table["RouteTableId"])
+    for subnet in found.subnets:
+        retry(lambda sid=subnet["SubnetId"]: ec2.delete_subnet(SubnetId=sid), IN_USE)
+        gone("subnet", subnet["SubnetId"])
+    for gateway in found.internet_gateways:
+        gid = gateway["InternetGatewayId"]
+        for attachment in gateway.get("Attachments", []):
+            retry(lambda v=attachment["VpcId"]: ec2.detach_internet_gateway(InternetGatewayId=gid, VpcId=v), IN_USE)
+        ec2.delete_internet_gateway(InternetGatewayId=gid)
+        gone("internet-gateway", gid)
+    for vpc in found.vpcs:
+        retry(lambda vid=vpc["VpcId"]: ec2.delete_vpc(VpcId=vid), IN_USE)
+        gone("vpc", vpc["VpcId"])
+
+
+def _ignore_missing(call: Callable[[], object]) -> None:
+    """Run CALL; a resource that is already gone is fine."""
+    try:
+        call()
+    except ClientError as exc:
+        if not code(exc).endswith(".NotFound"):
+            raise

@@ -1,0 +1,515 @@
+"""`up`: check everything, then create whatever of the cluster is missing (a second run creates nothing)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from botocore.exceptions import ClientError
+
+from cloud import CloudError, spec
+from cloud.resources import Found, Resource, elb_named, instances, key_pair_named, survey, tag_spec, tags_of
+from cloud.session import Clients, code, describe, retry, wait
+from cloud.spec import Rule, Spec
+
+Echo = Callable[[str], None]
+BURSTABLE = ("t2.", "t3.", "t3a.", "t4g.")
+NOT_FOUND = (
+    "InvalidVpcID.NotFound",
+    "InvalidSubnetID.NotFound",
+    "InvalidGroup.NotFound",
+    "InvalidInternetGatewayID.NotFound",
+    "InvalidRouteTableID.NotFound",
+    "InvalidKeyPair.NotFound",
+)
+
+
+@dataclass
+class Report:
+    """What `up` created or changed, echoed as it goes."""
+
+    echo: Echo
+    created: list[str] = field(default_factory=list)
+
+    def made(self, kind: str, ident: str, note: str = "") -> None:
+        """Record and print a created resource."""
+        line = f"{kind} {ident}" + (f" ({note})" if note else "")
+        self.created.append(line)
+        self.echo(f"  created  {line}")
+
+    def kept(self, kind: str, ident: str, note: str = "") -> None:
+        """Print a resource that already existed."""
+        self.echo(f"  exists   {kind} {ident}" + (f" ({note})" if note else ""))
+
+    def changed(self, what: str) -> None:
+        """Print a change to an existing resource."""
+        self.echo(f"  changed  {what}")
+
+
+@dataclass(frozen=True)
+class Preflight:
+    """What the checks learnt: the image, the zone for a new subnet, what exists already."""
+
+    image_id: str
+    root_device: str
+    zone: str | None
+    found: Found
+
+
+# ----------------------------------------------------------------- checks
+
+
+def preflight(want: Spec, clients: Clients) -> Preflight:
+    """Every check that needs AWS (read-only calls), before anything is created."""
+    found = survey(clients, want.cluster)
+    _check_existing(want, found)
+    architectures = _check_instance_type(want, clients)
+    image = _image(want, clients)
+    if image.get("Architecture") and image["Architecture"] not in architectures:
+        raise CloudError(
+            f"image {image['ImageId']} is {image['Architecture']} but {want.instance_type} runs "
+            f"{'/'.join(architectures)}; nothing was created"
+        )
+    _check_names(want, clients, found)
+    zone = None if found.subnets else _zone(want, clients)
+    return Preflight(image["ImageId"], image.get("RootDeviceName") or "/dev/xvda", zone, found)
+
+
+def _check_existing(want: Spec, found: Found) -> None:
+    """An existing cluster of that name must have the requested topology."""
+    if len(found.vpcs) > 1:
+        ids = ", ".join(v["VpcId"] for v in found.vpcs)
+        raise CloudError(f"cluster {want.cluster!r} has {len(found.vpcs)} VPCs ({ids}); run `down` first")
+    if found.vpcs:
+        existing = tags_of(found.vpcs[0]).get(spec.TAG_TOPOLOGY)
+        if existing and existing != str(want.topology):
+            raise CloudError(
+                f"cluster {want.cluster!r} exists with topology {existing}, not {want.topology}: "
+                f"pass --topology {existing}, or run `down` first; nothing was created"
+            )
+
+
+def _check_instance_type(want: Spec, clients: Clients) -> tuple[str, ...]:
+    """The type's architectures; CloudError if it is unknown or too small for a control plane."""
+    if spec.known_size(want.instance_type):
+        return ("x86_64",)
+    try:
+        described = clients.ec2.describe_instance_types(InstanceTypes=[want.instance_type])["InstanceTypes"]
+    except ClientError as exc:
+        if code(exc) in ("InvalidInstanceType", "InvalidParameterValue"):
+            raise CloudError(
+                f"instance type {want.instance_type!r} does not exist in {clients.region}; nothing was created"
+            ) from None
+        raise
+    if not described:
+        raise CloudError(f"instance type {want.instance_type!r} does not exist in {clients.region}; nothing was created")
+    info = described[0]
+    spec.check_size(want.instance_type, int(info["VCpuInfo"]["DefaultVCpus"]), int(info["MemoryInfo"]["SizeInMiB"]))
+    return tuple(info.get("ProcessorInfo", {}).get("SupportedArchitectures", ["x86_64"]))
+
+
+def _image(want: Spec, clients: Clients) -> Resource:
+    """The AMI: --ami, else the value of the public SSM parameter (Debian 12 by default)."""
+    image_id = want.ami
+    if image_id is None:
+        try:
+            image_id = clients.ssm.get_parameter(Name=want.ami_parameter)["Parameter"]["Value"]
+        except ClientError as exc:
+            raise CloudError(
+                f"AMI parameter {want.ami_parameter} unreadable in {clients.region} ({describe(exc)}); "
+                "pass --ami-parameter or --ami; nothing was created"
+            ) from None
+    try:
+        images = clients.ec2.describe_images(ImageIds=[image_id])["Images"]
+    except ClientError as exc:
+        raise CloudError(f"AMI {image_id}: {describe(exc)}; nothing was created") from None
+    if not images:
+        raise CloudError(f"AMI {image_id} not found in {clients.region}; nothing was created")
+    return images[0]
+
+
+def _check_names(want: Spec, clients: Clients, found: Found) -> None:
+    """Names `up` would create must not belong to something outside the cluster."""
+    taken: list[str] = []
+    if not found.key_pairs and key_pair_named(clients, want.key_name):
+        taken.append(f"key pair {want.key_name}")
+    if want.topology.ha:
+        name = spec.api_name(want.cluster)
+        if not found.load_balancers and elb_named(clients, "load_balancer", name):
+            taken.append(f"load balancer {name}")
+        if not found.target_groups and elb_named(clients, "target_group", name):
+            taken.append(f"target group {name}")
+    if taken:
+        raise CloudError(
+            f"{', '.join(taken)} exist(s) without the tag {spec.TAG_CLUSTER}={want.cluster}: delete or rename "
+            "them, or choose another --cluster; nothing was created"
+        )
+
+
+def _zone(want: Spec, clients: Clients) -> str:
+    """The first availability zone of the region that offers the instance type."""
+    offered = clients.ec2.describe_instance_type_offerings(
+        LocationType="availability-zone", Filters=[{"Name": "instance-type", "Values": [want.instance_type]}]
+    )["InstanceTypeOfferings"]
+    zones = clients.ec2.describe_availability_zones(
+        Filters=[{"Name": "state", "Values": ["available"]}, {"Name": "zone-type", "Values": ["availability-zone"]}]
+    )["AvailabilityZones"]
+    usable = sorted({o["Location"] for o in offered} & {z["ZoneName"] for z in zones})
+    if not usable:
+        raise CloudError(f"no availability zone of {clients.region} offers {want.instance_type}; nothing was created")
+    return usable[0]
+
+
+# ------------------------------------------------------------------ build
+
+
+def up(want: Spec, clients: Clients, echo: Echo) -> list[str]:
+    """Create what is missing; the created resources, one line each (empty on a second run)."""
+    checked = preflight(want, clients)
+    echo(f"cluster {want.cluster} ({want.topology}, {want.instance_type}) in {clients.region}")
+    report = Report(echo)
+    try:
+        vpc = ensure_vpc(want, clients, checked.found, report)
+        gateway = ensure_internet_gateway(want, clients, checked.found, vpc, report)
+        subnet = ensure_subnet(want, clients, checked, vpc, report)
+        ensure_route_table(want, clients, checked.found, vpc, subnet, gateway, report)
+        group = ensure_security_group(want, clients, checked.found, vpc, report)
+        ensure_key_pair(want, clients, checked.found, report)
+        nodes = ensure_instances(want, clients, checked, subnet, group, report)
+        if want.topology.ha:
+            control_planes = [n for n in nodes if tags_of(n).get(spec.TAG_ROLE) == spec.ROLE_CONTROL_PLANE]
+            ensure_api_load_balancer(want, clients, checked.found, vpc, subnet, group, control_planes, report)
+    except ClientError as exc:
+        made = f"; created so far: {len(report.created)}" if report.created else ""
+        raise CloudError(f"AWS refused: {describe(exc)}{made}. `up` again resumes, `down` removes it all") from None
+    return report.created
+
+
+def ensure_vpc(want: Spec, clients: Clients, found: Found, report: Report) -> str:
+    """The cluster's VPC, with DNS hostnames on."""
+    if found.vpcs:
+        vpc_id = str(found.vpcs[0]["VpcId"])
+        report.kept("vpc", vpc_id, found.vpcs[0].get("CidrBlock", ""))
+        return vpc_id
+    tags = tag_spec("vpc", want.cluster, f"{want.cluster}-vpc", **{spec.TAG_TOPOLOGY: str(want.topology)})
+    vpc_id = str(clients.ec2.create_vpc(CidrBlock=spec.VPC_CIDR, TagSpecifications=tags)["Vpc"]["VpcId"])
+    report.made("vpc", vpc_id, spec.VPC_CIDR)
+    wait(clients.ec2, "vpc_available", VpcIds=[vpc_id])
+    for attribute in ("EnableDnsSupport", "EnableDnsHostnames"):
+        retry(lambda a=attribute: clients.ec2.modify_vpc_attribute(VpcId=vpc_id, **{a: {"Value": True}}), NOT_FOUND)
+    return vpc_id
+
+
+def ensure_internet_gateway(want: Spec, clients: Clients, found: Found, vpc_id: str, report: Report) -> str:
+    """The cluster's internet gateway, attached to its VPC."""
+    if found.internet_gateways:
+        gateway = found.internet_gateways[0]
+        gateway_id = str(gateway["InternetGatewayId"])
+        report.kept("internet-gateway", gateway_id)
+        attached = {a["VpcId"] for a in gateway.get("Attachments", [])}
+    else:
+        tags = tag_spec("internet-gateway", want.cluster, f"{want.cluster}-igw")
+        gateway_id = str(clients.ec2.create_internet_gateway(TagSpecifications=tags)["InternetGateway"]["InternetGatewayId"])
+        report.made("internet-gateway", gateway_id)
+        attached = set()
+    if vpc_id not in attached:
+        retry(lambda: clients.ec2.attach_internet_gateway(InternetGatewayId=gateway_id, VpcId=vpc_id), NOT_FOUND)
+        report.changed(f"internet-gateway {gateway_id} attached to {vpc_id}")
+    return gateway_id
+
+
+def ensure_subnet(want: Spec, clients: Clients, checked: Preflight, vpc_id: str, report: Report) -> str:
+    """The cluster's one subnet (one zone: nodes and the NLB)."""
+    existing = [s for s in checked.found.subnets if s["VpcId"] == vpc_id]
+    if existing:
+        report.kept("subnet", existing[0]["SubnetId"], f"{existing[0]['CidrBlock']} {existing[0]['AvailabilityZone']}")
+        return str(existing[0]["SubnetId"])
+    tags = tag_spec("subnet", want.cluster, f"{want.cluster}-subnet")
+    zone = {"AvailabilityZone": checked.zone} if checked.zone else {}
+    subnet = retry(
+        lambda: clients.ec2.create_subnet(VpcId=vpc_id, CidrBlock=spec.SUBNET_CIDR, TagSpecifications=tags, **zone),
+        NOT_FOUND,
+    )["Subnet"]
+    report.made("subnet", subnet["SubnetId"], f"{spec.SUBNET_CIDR} {subnet.get('AvailabilityZone', '')}")
+    wait(clients.ec2, "subnet_available", SubnetIds=[subnet["SubnetId"]])
+    return str(subnet["SubnetId"])
+
+
+def ensure_route_table(
+    want: Spec, clients: Clients, found: Found, vpc_id: str, subnet_id: str, gateway_id: str, report: Report
+) -> str:
+    """The subnet's route table, with the default route through the internet gateway."""
+    existing = [t for t in found.route_tables if t["VpcId"] == vpc_id]
+    if existing:
+        table = existing[0]
+        report.kept("route-table", table["RouteTableId"])
+    else:
+        tags = tag_spec("route-table", want.cluster, f"{want.cluster}-routes")
+        table = retry(lambda: clients.ec2.create_route_table(VpcId=vpc_id, TagSpecifications=tags), NOT_FOUND)["RouteTable"]
+        report.made("route-table", table["RouteTableId"])
+    table_id = str(table["RouteTableId"])
+    if subnet_id not in {a.get("SubnetId") for a in table.get("Associations", [])}:
+        retry(lambda: clients.ec2.associate_route_table(RouteTableId=table_id, SubnetId=subnet_id), NOT_FOUND)
+        report.changed(f"route-table {table_id} associated with {subnet_id}")
+    default = [r for r in table.get("Routes", []) if r.get("DestinationCidrBlock") == "0.0.0.0/0"]
+    route = {"RouteTableId": table_id, "DestinationCidrBlock": "0.0.0.0/0", "GatewayId": gateway_id}
+    if not default:
+        retry(lambda: clients.ec2.create_route(**route), NOT_FOUND)
+        report.changed(f"route-table {table_id}: 0.0.0.0/0 -> {gateway_id}")
+    elif default[0].get("GatewayId") != gateway_id or default[0].get("State") == "blackhole":
+        clients.ec2.replace_route(**route)
+        report.changed(f"route-table {table_id}: 0.0.0.0/0 -> {gateway_id} (replaced)")
+    return table_id
+
+
+def ensure_security_group(want: Spec, clients: Clients, found: Found, vpc_id: str, report: Report) -> str:
+    """The nodes' security group, holding exactly the cluster's ingress rules."""
+    existing = [g for g in found.security_groups if g["VpcId"] == vpc_id]
+    if existing:
+        group = existing[0]
+        report.kept("security-group", group["GroupId"], group["GroupName"])
+    else:
+        name = f"{want.cluster}-nodes"
+        tags = tag_spec("security-group", want.cluster, name)
+        created = retry(
+            lambda: clients.ec2.create_security_group(
+                GroupName=name, Description=f"kubeadm-pyinfra cluster {want.cluster}", VpcId=vpc_id, TagSpecifications=tags
+            ),
+            NOT_FOUND,
+        )
+        group = {"GroupId": created["GroupId"], "IpPermissions": []}
+        report.made("security-group", created["GroupId"], name)
+    reconcile_rules(clients, str(group["GroupId"]), group.get("IpPermissions", []), spec.cluster_rules(want.ssh_cidr), report)
+    return str(group["GroupId"])
+
+
+RuleKey = tuple[str, int, int, str]
+
+
+def rule_key(rule: Rule) -> RuleKey:
+    """A comparable key: (protocol, from, to, CIDR or 'self')."""
+    return (rule.protocol, rule.from_port, rule.to_port, rule.cidr or "self")
+
+
+def current_rules(group_id: str, permissions: list[Resource]) -> dict[RuleKey, Resource]:
+    """The group's ingress as key -> the IpPermission that revokes just that rule."""
+    rules: dict[RuleKey, Resource] = {}
+    for perm in permissions:
+        base = {k: perm[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in perm}
+        proto, low, high = str(perm["IpProtocol"]), int(perm.get("FromPort", -1)), int(perm.get("ToPort", -1))
+        for pair in perm.get("UserIdGroupPairs", []):
+            source = "self" if pair.get("GroupId") == group_id else f"group:{pair.get('GroupId')}"
+            rules[(proto, low, high, source)] = {**base, "UserIdGroupPairs": [{"GroupId": pair["GroupId"]}]}
+        for item in perm.get("IpRanges", []):
+            rules[(proto, low, high, item["CidrIp"])] = {**base, "IpRanges": [{"CidrIp": item["CidrIp"]}]}
+        for item in perm.get("Ipv6Ranges", []):
+            rules[(proto, low, high, item["CidrIpv6"])] = {**base, "Ipv6Ranges": [{"CidrIpv6": item["CidrIpv6"]}]}
+        for item in perm.get("PrefixListIds", []):
+            key = (proto, low, high, f"prefix-list:{item['PrefixListId']}")
+            rules[key] = {**base, "PrefixListIds": [{"PrefixListId": item["PrefixListId"]}]}
+    return rules
+
+
+def permission(group_id: str, rule: Rule) -> Resource:
+    """The IpPermission that grants RULE."""
+    base: Resource = {"IpProtocol": rule.protocol, "FromPort": rule.from_port, "ToPort": rule.to_port}
+    if rule.cidr:
+        return {**base, "IpRanges": [{"CidrIp": rule.cidr, "Description": rule.description}]}
+    return {**base, "UserIdGroupPairs": [{"GroupId": group_id, "Description": rule.description}]}
+
+
+def reconcile_rules(
+    clients: Clients, group_id: str, permissions: list[Resource], wanted: tuple[Rule, ...], report: Report
+) -> None:
+    """Authorize missing rules, revoke rules that are not wanted."""
+    have = current_rules(group_id, permissions)
+    wanted_keys = {rule_key(r): r for r in wanted}
+    extra = [perm for key, perm in have.items() if key not in wanted_keys]
+    missing = [rule for key, rule in wanted_keys.items() if key not in have]
+    if extra:
+        clients.ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=extra)
+        for key in (k for k in have if k not in wanted_keys):
+            report.changed(f"security-group {group_id}: revoked {key[0]} {key[1]}-{key[2]} from {key[3]}")
+    if missing:
+        perms = [permission(group_id, rule) for rule in missing]
+        retry(lambda: clients.ec2.authorize_security_group_ingress(GroupId=group_id, IpPermissions=perms), NOT_FOUND)
+        for rule in missing:
+            ports = f"{rule.from_port}" if rule.from_port == rule.to_port else f"{rule.from_port}-{rule.to_port}"
+            report.made("rule", f"{rule.protocol}/{ports}", f"{rule.description}, from {rule.cidr or 'the cluster'}")
+
+
+def ensure_key_pair(want: Spec, clients: Clients, found: Found, report: Report) -> str:
+    """The cluster's key pair, imported from the operator's public key."""
+    if found.key_pairs:
+        report.kept("key-pair", found.key_pairs[0]["KeyName"])
+        return str(found.key_pairs[0]["KeyName"])
+    clients.ec2.import_key_pair(
+        KeyName=want.key_name,
+        PublicKeyMaterial=want.public_key.encode(),
+        TagSpecifications=tag_spec("key-pair", want.cluster, want.key_name),
+    )
+    report.made("key-pair", want.key_name, want.public_key_path)
+    return want.key_name
+
+
+def wanted_instances(want: Spec) -> list[tuple[str, str, int]]:
+    """(name, role, index) of every instance of the topology."""
+    shape = want.topology
+    return [
+        (spec.instance_name(want.cluster, role, i), role, i)
+        for role, count in ((spec.ROLE_CONTROL_PLANE, shape.control_planes), (spec.ROLE_WORKER, shape.workers))
+        for i in range(count)
+    ]
+
+
+def ensure_instances(
+    want: Spec, clients: Clients, checked: Preflight, subnet_id: str, group_id: str, report: Report
+) -> list[Resource]:
+    """Every instance of the topology, running; missing ones launched, stopped ones started."""
+    existing = {tags_of(i).get("Name"): i for i in instances(clients, want.cluster)}
+    for name, role, index in wanted_instances(want):
+        if name in existing:
+            instance = existing[name]
+            report.kept("instance", instance["InstanceId"], f"{name}, {instance['State']['Name']}")
+            if instance["State"]["Name"] in ("stopped", "stopping"):
+                wait(clients.ec2, "instance_stopped", InstanceIds=[instance["InstanceId"]])
+                clients.ec2.start_instances(InstanceIds=[instance["InstanceId"]])
+                report.changed(f"instance {instance['InstanceId']} ({name}) started")
+            continue
+        launched = retry(lambda n=name, r=role, i=index: _launch(want, clients, checked, subnet_id, group_id, n, r, i), NOT_FOUND)
+        report.made("instance", launched["InstanceId"], f"{name}, {want.instance_type}, {launched.get('PrivateIpAddress')}")
+    ids = [i["InstanceId"] for i in instances(clients, want.cluster)]
+    if ids:
+        wait(clients.ec2, "instance_running", InstanceIds=ids)
+    return instances(clients, want.cluster)
+
+
+def _launch(
+    want: Spec, clients: Clients, checked: Preflight, subnet_id: str, group_id: str, name: str, role: str, index: int
+) -> Resource:
+    """Run one instance of the cluster, tagged with its role and index."""
+    extra = {spec.TAG_ROLE: role, spec.TAG_INDEX: str(index), spec.TAG_SSH_USER: want.ssh_user}
+    options: dict[str, Any] = {}
+    if want.instance_type.startswith(BURSTABLE):
+        options["CreditSpecification"] = {"CpuCredits": want.cpu_credits}
+    return clients.ec2.run_instances(
+        ImageId=checked.image_id,
+        InstanceType=want.instance_type,
+        MinCount=1,
+        MaxCount=1,
+        KeyName=want.key_name,
+        NetworkInterfaces=[
+            {"DeviceIndex": 0, "SubnetId": subnet_id, "Groups": [group_id], "AssociatePublicIpAddress": True}
+        ],
+        BlockDeviceMappings=[
+            {
+                "DeviceName": checked.root_device,
+                "Ebs": {"VolumeSize": want.disk_gib, "VolumeType": "gp3", "DeleteOnTermination": True, "Encrypted": True},
+            }
+        ],
+        MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
+        TagSpecifications=tag_spec("instance", want.cluster, name, **extra) + tag_spec("volume", want.cluster, name, **extra),
+        **options,
+    )["Instances"][0]
+
+
+def elb_tags(cluster: str, name: str) -> list[dict[str, str]]:
+    """Tags of a load balancer, target group or listener of CLUSTER."""
+    return [{"Key": "Name", "Value": name}, {"Key": spec.TAG_CLUSTER, "Value": cluster}]
+
+
+def ensure_api_load_balancer(
+    want: Spec,
+    clients: Clients,
+    found: Found,
+    vpc_id: str,
+    subnet_id: str,
+    group_id: str,
+    control_planes: list[Resource],
+    report: Report,
+) -> str:
+    """The internal NLB: 16443 -> every control plane's 6443; its DNS name."""
+    target_group = ensure_target_group(want, clients, found, vpc_id, report)
+    name = spec.api_name(want.cluster)
+    if found.load_balancers:
+        balancer = found.load_balancers[0]
+        report.kept("load-balancer", name, balancer["DNSName"])
+    else:
+        balancer = clients.elbv2.create_load_balancer(
+            Name=name,
+            Subnets=[subnet_id],
+            SecurityGroups=[group_id],
+            Scheme="internal",
+            Type="network",
+            IpAddressType="ipv4",
+            Tags=elb_tags(want.cluster, name),
+        )["LoadBalancers"][0]
+        report.made("load-balancer", name, f"internal NLB {balancer['DNSName']}")
+    arn = balancer["LoadBalancerArn"]
+    wait(clients.elbv2, "load_balancer_available", LoadBalancerArns=[arn])
+    ensure_listener(want, clients, arn, target_group, report)
+    reconcile_targets(clients, target_group, [str(i["PrivateIpAddress"]) for i in control_planes], report)
+    return str(balancer["DNSName"])
+
+
+def ensure_target_group(want: Spec, clients: Clients, found: Found, vpc_id: str, report: Report) -> str:
+    """The API servers' target group (by IP, so a control plane may reach the NLB and land on itself)."""
+    name = spec.api_name(want.cluster)
+    if found.target_groups:
+        report.kept("target-group", name)
+        return str(found.target_groups[0]["TargetGroupArn"])
+    arn = str(
+        clients.elbv2.create_target_group(
+            Name=name,
+            Protocol="TCP",
+            Port=spec.APISERVER_PORT,
+            VpcId=vpc_id,
+            TargetType="ip",
+            HealthCheckProtocol="TCP",
+            HealthCheckIntervalSeconds=10,
+            HealthyThresholdCount=2,
+            UnhealthyThresholdCount=2,
+            Tags=elb_tags(want.cluster, name),
+        )["TargetGroups"][0]["TargetGroupArn"]
+    )
+    clients.elbv2.modify_target_group_attributes(
+        TargetGroupArn=arn,
+        Attributes=[
+            {"Key": "preserve_client_ip.enabled", "Value": "false"},
+            {"Key": "deregistration_delay.timeout_seconds", "Value": "30"},
+        ],
+    )
+    report.made("target-group", name, f"TCP {spec.APISERVER_PORT}, IP targets")
+    return arn
+
+
+def ensure_listener(want: Spec, clients: Clients, balancer_arn: str, target_group_arn: str, report: Report) -> None:
+    """The TCP listener on 16443 forwarding to the target group."""
+    listeners = clients.elbv2.describe_listeners(LoadBalancerArn=balancer_arn)["Listeners"]
+    if any(listener["Port"] == spec.API_LB_PORT for listener in listeners):
+        report.kept("listener", f"TCP {spec.API_LB_PORT}")
+        return
+    clients.elbv2.create_listener(
+        LoadBalancerArn=balancer_arn,
+        Protocol="TCP",
+        Port=spec.API_LB_PORT,
+        DefaultActions=[{"Type": "forward", "TargetGroupArn": target_group_arn}],
+        Tags=elb_tags(want.cluster, f"{spec.api_name(want.cluster)}-{spec.API_LB_PORT}"),
+    )
+    report.made("listener", f"TCP {spec.API_LB_PORT}", f"-> {spec.APISERVER_PORT} on the control planes")
+
+
+def reconcile_targets(clients: Clients, target_group_arn: str, addresses: list[str], report: Report) -> None:
+    """Register the control planes' private addresses, deregister any other."""
+    health = clients.elbv2.describe_target_health(TargetGroupArn=target_group_arn)["TargetHealthDescriptions"]
+    registered = {t["Target"]["Id"] for t in health}
+    missing = [a for a in addresses if a not in registered]
+    extra = sorted(registered - set(addresses))
+    if extra:
+        clients.elbv2.deregister_targets(TargetGroupArn=target_group_arn, Targets=[{"Id": a} for a in extra])
+        report.changed(f"target-group: deregistered {', '.join(extra)}")
+    if missing:
+        targets = [{"Id": a, "Port": spec.APISERVER_PORT} for a in missing]
+        clients.elbv2.register_targets(TargetGroupArn=target_group_arn, Targets=targets)
+        for address in missing:
+            report.made("target", f"{address}:{spec.APISERVER_PORT}")

@@ -1,0 +1,1 @@
+"""Interoperability with other Kubernetes deployers' inventories (kubespray: `interop.kubespray`)."""

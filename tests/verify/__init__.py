@@ -1,0 +1,1 @@
+"""Verification of a running cluster built by this project (`make verify INVENTORY=...`)."""

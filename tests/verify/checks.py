@@ -1,0 +1,165 @@
+"""The checks, one function each: `check(target, cluster)` raises AssertionError saying what is wrong.
+
+A library: add your own function to NODE_CHECKS, CONTROL_PLANE_CHECKS or CLUSTER_CHECKS
+(or write a test that calls these) and `make verify` runs it on every matching host.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import json
+import re
+from typing import Callable
+
+import pytest
+
+from deploys.facts import SYSCTLS
+from tests.verify.targets import Cluster, Target
+
+Check = Callable[[Target, Cluster], None]
+
+
+# ------------------------------------------------------------------ every node
+
+
+def containerd_runs_with_systemd_cgroups(t: Target, c: Cluster) -> None:
+    service = t.host.service("containerd")
+    assert service.is_running, "containerd is not running"
+    assert service.is_enabled, "containerd is not enabled"
+    dump = t.run("containerd config dump")
+    assert dump.rc == 0, f"containerd config dump failed: {dump.stderr.strip()}"
+    assert re.search(r"^\s*SystemdCgroup = true", dump.stdout, re.M), "live containerd config lacks SystemdCgroup = true"
+    assert c.model.pause_image in dump.stdout, f"live containerd config does not use {c.model.pause_image}"
+
+
+def kube_packages_pinned_and_held(t: Target, c: Cluster) -> None:
+    wanted = c.model.kube_package_version
+    held = set(t.run("apt-mark showhold").stdout.split())
+    for name in ("kubelet", "kubeadm", "kubectl"):
+        package = t.host.package(name)
+        assert package.is_installed, f"{name} is not installed"
+        assert package.version == wanted, f"{name} is {package.version}, expected {wanted}"
+        assert name in held, f"{name} is not held (apt-mark hold)"
+    assert t.host.service("kubelet").is_enabled, "kubelet is not enabled"
+
+
+def swap_off(t: Target, c: Cluster) -> None:
+    swaps = t.host.file("/proc/swaps").content_string.strip().splitlines()[1:]
+    assert not swaps, f"swap is active: {swaps}"
+    fstab = t.host.file("/etc/fstab")
+    if fstab.exists:
+        active = [l for l in fstab.content_string.splitlines() if re.match(r"^[^#].*\sswap\s", l)]
+        assert not active, f"swap enabled in /etc/fstab: {active}"
+
+
+def sysctls_set(t: Target, c: Cluster) -> None:
+    for key, value in SYSCTLS.items():
+        live = t.run(f"sysctl -n {key}").stdout.strip()
+        assert live == value, f"{key} = {live!r}, expected {value}"
+
+
+def node_joined(t: Target, c: Cluster) -> None:
+    assert t.host.file("/etc/kubernetes/kubelet.conf").exists, "not joined: /etc/kubernetes/kubelet.conf missing"
+
+
+def api_answers_through_endpoint(t: Target, c: Cluster) -> None:
+    url = f"https://{c.model.endpoint}/healthz"
+    out = t.run(f"curl -sk --max-time 5 {url}")
+    assert out.stdout.strip() == "ok", f"{url} from {t.node.name}: {out.stdout.strip() or out.stderr.strip()!r}"
+
+
+NODE_CHECKS: list[Check] = [
+    containerd_runs_with_systemd_cgroups,
+    kube_packages_pinned_and_held,
+    swap_off,
+    sysctls_set,
+    node_joined,
+    api_answers_through_endpoint,
+]
+
+
+# --------------------------------------------------- control planes (keepalived)
+
+
+def haproxy_balances_every_control_plane(t: Target, c: Cluster) -> None:
+    assert t.host.service("haproxy").is_running, "haproxy is not running"
+    assert t.host.socket(f"tcp://0.0.0.0:{c.model.api_lb_port}").is_listening, f"nothing listens on :{c.model.api_lb_port}"
+    port = c.model.setting("haproxy_stats_port")
+    # The password stays on the node: read from its 0600 env file there.
+    stats = t.run(
+        '. /etc/haproxy/stats.env && curl -s --max-time 5 -u "admin:$HAPROXY_STATS_PASSWORD" '
+        f"'http://{t.node.node_ip}:{port}/stats;csv'"
+    )
+    rows = {
+        line.split(",")[1]: line.split(",")[17]
+        for line in stats.stdout.splitlines()
+        if line.startswith("kubernetes-apiserver,") and len(line.split(",")) > 17
+    }
+    for cp in c.model.control_planes:
+        assert cp.node_name in rows, f"backend {cp.node_name} missing from HAProxy (stats: {sorted(rows)})"
+        assert rows[cp.node_name] == "UP", f"HAProxy health check reports {cp.node_name} {rows[cp.node_name]}"
+
+
+def keepalived_runs(t: Target, c: Cluster) -> None:
+    assert t.host.service("keepalived").is_running, "keepalived is not running"
+    assert t.host.service("keepalived").is_enabled, "keepalived is not enabled"
+
+
+CONTROL_PLANE_CHECKS: list[Check] = [haproxy_balances_every_control_plane, keepalived_runs]
+
+
+# ------------------------------------------------------------------ the cluster
+
+
+def vip_held_by_exactly_one(c: Cluster) -> None:
+    holders = [
+        cp.name for cp in c.model.control_planes
+        if f" {c.model.vip}/" in c.targets[cp.name].run("ip -o -4 addr show").stdout
+    ]
+    assert len(holders) == 1, f"VIP {c.model.vip} held by {holders or 'no control plane'}"
+
+
+def every_host_registered(c: Cluster) -> None:
+    out = c.kubectl("get nodes -o name")
+    assert out.rc == 0, f"kubectl get nodes failed: {out.stderr.strip()}"
+    registered = {line.split("/", 1)[-1] for line in out.stdout.split()}
+    missing = sorted(n.node_name for n in c.model.nodes if n.node_name not in registered)
+    assert not missing, f"not registered as nodes: {missing}"
+
+
+def calico_applied_with_pod_cidr(c: Cluster) -> None:
+    crd = c.kubectl("get crd installations.operator.tigera.io -o name")
+    assert crd.rc == 0, "the tigera-operator was not applied (no Installation CRD)"
+    out = c.kubectl("get installations.operator.tigera.io default -o json")
+    assert out.rc == 0, f"no Calico Installation 'default': {out.stderr.strip()}"
+    pools = json.loads(out.stdout)["spec"]["calicoNetwork"]["ipPools"]
+    cidrs = [str(ipaddress.ip_network(p["cidr"])) for p in pools]
+    assert cidrs == [c.model.pod_cidr], f"Calico IP pools {cidrs}, expected [{c.model.pod_cidr}]"
+
+
+def nodes_ready(c: Cluster) -> None:
+    if c.stand_ins:
+        pytest.skip("needs a real control plane: the Kubernetes binaries are the lab's stand-ins")
+    items = json.loads(c.kubectl("get nodes -o json").stdout)["items"]
+    not_ready = [
+        i["metadata"]["name"] for i in items
+        if not any(x["type"] == "Ready" and x["status"] == "True" for x in i["status"]["conditions"])
+    ]
+    assert not not_ready, f"nodes not Ready: {not_ready}"
+
+
+def calico_pods_running(c: Cluster) -> None:
+    if c.stand_ins:
+        pytest.skip("needs a real control plane: the Kubernetes binaries are the lab's stand-ins")
+    items = json.loads(c.kubectl("get pods -A -l k8s-app=calico-node -o json").stdout)["items"]
+    running = [i for i in items if i["status"].get("phase") == "Running"]
+    assert len(running) == len(c.model.nodes), f"calico-node Running on {len(running)}/{len(c.model.nodes)} nodes"
+
+
+CLUSTER_CHECKS: list[Callable[[Cluster], None]] = [
+    every_host_registered,
+    calico_applied_with_pod_cidr,
+    nodes_ready,
+    calico_pods_running,
+]
+HA_CLUSTER_CHECKS: list[Callable[[Cluster], None]] = [vip_held_by_exactly_one]

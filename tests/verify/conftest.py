@@ -1,0 +1,78 @@
+"""`pytest tests/verify --inventory FILE`: the checks of checks.py, per host, in parallel with -n."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import pytest
+
+from tests.verify import targets
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--inventory", default=None, help="pyinfra inventory of the cluster to verify")
+
+
+def _cluster(config: pytest.Config) -> targets.Cluster | None:
+    path = config.getoption("--inventory")
+    if not path:
+        return None
+    cached = getattr(config, "_verify_cluster", None)
+    if cached is None:
+        cached = config._verify_cluster = targets.load(path)
+    return cached
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize `node` / `control_plane` with the inventory's hosts (ids = host names)."""
+    cluster = _cluster(metafunc.config)
+    for name, wanted in (("node", None), ("control_plane", "cp")):
+        if name not in metafunc.fixturenames:
+            continue
+        if cluster is None:
+            metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason="no --inventory given"))])
+            continue
+        nodes = [n for n in cluster.model.nodes if wanted is None or (n.is_control_plane and cluster.model.keepalived)]
+        if not nodes:
+            metafunc.parametrize(name, [pytest.param(None, marks=pytest.mark.skip(reason="no keepalived/HAProxy in this cluster"))])
+            continue
+        metafunc.parametrize(name, [pytest.param(n.name, id=n.name) for n in nodes])
+
+
+@pytest.fixture(scope="session")
+def cluster(request: pytest.FixtureRequest) -> targets.Cluster:
+    found = _cluster(request.config)
+    if found is None:
+        pytest.skip("no --inventory given")
+    return found
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each host's checks on one xdist worker (one SSH connection per host)."""
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        host = callspec.params.get("node") or callspec.params.get("control_plane") if callspec else None
+        item.add_marker(pytest.mark.xdist_group(str(host or "cluster")))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    """One line per host: how many checks passed, and which failed."""
+    per_host: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for outcome in ("passed", "failed", "skipped"):
+        for report in terminalreporter.stats.get(outcome, []):
+            if "tests/verify" not in getattr(report, "nodeid", "") or report.when not in ("call", "setup"):
+                continue
+            # ids: test_node[CHECK-HOST]; check names have no dash, host names may
+            params = report.nodeid.split("::")[-1].partition("[")[2].rstrip("]")
+            check, _, host = params.partition("-")
+            per_host[host or "cluster"][outcome].append(check)
+    if not per_host:
+        return
+    terminalreporter.section("verification per host")
+    for host in sorted(per_host):
+        r = per_host[host]
+        line = f"{host:<28} {len(r['passed'])} passed, {len(r['failed'])} failed, {len(r['skipped'])} skipped"
+        if r["failed"]:
+            line += "  FAILED: " + ", ".join(r["failed"])
+        terminalreporter.write_line(line)

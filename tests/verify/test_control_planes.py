@@ -1,0 +1,13 @@
+"""Control planes of a keepalived cluster: HAProxy balancing healthy API servers, keepalived running."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.verify import checks
+from tests.verify.targets import Cluster
+
+
+@pytest.mark.parametrize("check", checks.CONTROL_PLANE_CHECKS, ids=lambda f: f.__name__)
+def test_control_plane(check: checks.Check, control_plane: str, cluster: Cluster) -> None:
+    check(cluster.targets[control_plane], cluster)
