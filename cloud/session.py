@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -42,7 +43,7 @@ class Clients:
 def connect(region: str | None) -> Clients:
     """Clients for REGION (or the configured one); CloudError without region or credentials."""
     try:
-        session = boto3.session.Session(region_name=region or None)
+        session = boto3.session.Session(region_name=region or os.environ.get("AWS_REGION") or None)
         region_name = session.region_name
         credentials = session.get_credentials()
     except BotoCoreError as exc:

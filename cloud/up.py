@@ -277,9 +277,9 @@ def ensure_security_group(want: Spec, clients: Clients, found: Found, vpc_id: st
             ),
             NOT_FOUND,
         )
-        group = {"GroupId": created["GroupId"], "IpPermissions": []}
+        group = {"GroupId": created["GroupId"]}
         report.made("security-group", created["GroupId"], name)
-    reconcile_rules(clients, str(group["GroupId"]), group.get("IpPermissions", []), spec.cluster_rules(want.ssh_cidr), report)
+    reconcile_rules(clients, str(group["GroupId"]), spec.cluster_rules(want.ssh_cidr), report)
     return str(group["GroupId"])
 
 
@@ -291,23 +291,23 @@ def rule_key(rule: Rule) -> RuleKey:
     return (rule.protocol, rule.from_port, rule.to_port, rule.cidr or "self")
 
 
-def current_rules(group_id: str, permissions: list[Resource]) -> dict[RuleKey, Resource]:
-    """The group's ingress as key -> the IpPermission that revokes just that rule."""
-    rules: dict[RuleKey, Resource] = {}
-    for perm in permissions:
-        base = {k: perm[k] for k in ("IpProtocol", "FromPort", "ToPort") if k in perm}
-        proto, low, high = str(perm["IpProtocol"]), int(perm.get("FromPort", -1)), int(perm.get("ToPort", -1))
-        for pair in perm.get("UserIdGroupPairs", []):
-            source = "self" if pair.get("GroupId") == group_id else f"group:{pair.get('GroupId')}"
-            rules[(proto, low, high, source)] = {**base, "UserIdGroupPairs": [{"GroupId": pair["GroupId"]}]}
-        for item in perm.get("IpRanges", []):
-            rules[(proto, low, high, item["CidrIp"])] = {**base, "IpRanges": [{"CidrIp": item["CidrIp"]}]}
-        for item in perm.get("Ipv6Ranges", []):
-            rules[(proto, low, high, item["CidrIpv6"])] = {**base, "Ipv6Ranges": [{"CidrIpv6": item["CidrIpv6"]}]}
-        for item in perm.get("PrefixListIds", []):
-            key = (proto, low, high, f"prefix-list:{item['PrefixListId']}")
-            rules[key] = {**base, "PrefixListIds": [{"PrefixListId": item["PrefixListId"]}]}
-    return rules
+def current_rules(clients: Clients, group_id: str) -> dict[RuleKey, str]:
+    """The group's ingress rules as key -> security group rule id."""
+    rules = clients.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [group_id]}])
+    found: dict[RuleKey, str] = {}
+    for rule in rules["SecurityGroupRules"]:
+        if rule.get("IsEgress"):
+            continue
+        referenced = rule.get("ReferencedGroupInfo", {}).get("GroupId")
+        source = (
+            rule.get("CidrIpv4")
+            or rule.get("CidrIpv6")
+            or (f"prefix-list:{rule['PrefixListId']}" if rule.get("PrefixListId") else None)
+            or ("self" if referenced == group_id else f"group:{referenced}")
+        )
+        key = (str(rule["IpProtocol"]), int(rule.get("FromPort", -1)), int(rule.get("ToPort", -1)), source)
+        found[key] = str(rule["SecurityGroupRuleId"])
+    return found
 
 
 def permission(group_id: str, rule: Rule) -> Resource:
@@ -318,16 +318,14 @@ def permission(group_id: str, rule: Rule) -> Resource:
     return {**base, "UserIdGroupPairs": [{"GroupId": group_id, "Description": rule.description}]}
 
 
-def reconcile_rules(
-    clients: Clients, group_id: str, permissions: list[Resource], wanted: tuple[Rule, ...], report: Report
-) -> None:
+def reconcile_rules(clients: Clients, group_id: str, wanted: tuple[Rule, ...], report: Report) -> None:
     """Authorize missing rules, revoke rules that are not wanted."""
-    have = current_rules(group_id, permissions)
+    have = retry(lambda: current_rules(clients, group_id), NOT_FOUND)
     wanted_keys = {rule_key(r): r for r in wanted}
-    extra = [perm for key, perm in have.items() if key not in wanted_keys]
+    extra = [rule_id for key, rule_id in have.items() if key not in wanted_keys]
     missing = [rule for key, rule in wanted_keys.items() if key not in have]
     if extra:
-        clients.ec2.revoke_security_group_ingress(GroupId=group_id, IpPermissions=extra)
+        clients.ec2.revoke_security_group_ingress(GroupId=group_id, SecurityGroupRuleIds=extra)
         for key in (k for k in have if k not in wanted_keys):
             report.changed(f"security-group {group_id}: revoked {key[0]} {key[1]}-{key[2]} from {key[3]}")
     if missing:

@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import hashlib
 
-from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files
-from io import StringIO
 
-from deploys import TEMPLATES, ops
+from deploys import ops
 from deploys.facts import ADDONS
 from deploys.model import Cluster
+from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {
     "calico_version": "v3.30.3",
@@ -32,8 +30,7 @@ def manifest_url(cluster: Cluster) -> str:
 
 def installation(cluster: Cluster) -> str:
     """The rendered Installation (and APIServer) resources."""
-    env = Environment(loader=FileSystemLoader(str(TEMPLATES / "calico")), undefined=StrictUndefined)
-    return env.get_template("installation.yaml.j2").render(cluster=cluster)
+    return render("calico/installation.yaml.j2", cluster=cluster)
 
 
 @deploy("Calico", data_defaults=DEFAULTS)
@@ -43,8 +40,12 @@ def install(cluster: Cluster) -> None:
     first = ops.only(node.name == cluster.first_control_plane.name)
     version = cluster.setting("calico_version")
     operator_path = f"{ADDONS}/tigera-operator-{version}.yaml"
-    files.download(
-        name=f"tigera-operator {version} manifest", src=manifest_url(cluster), dest=operator_path, mode="644", _if=first
+    ops.download(
+        name=f"tigera-operator {version} manifest",
+        node_ip=node.node_ip,
+        url=manifest_url(cluster),
+        dest=operator_path,
+        _if=first,
     )
     ops.kubectl_apply(
         name="tigera-operator applied",
@@ -56,11 +57,11 @@ def install(cluster: Cluster) -> None:
         _if=first,
     )
     content = installation(cluster)
-    files.put(
+    ops.file(
         name="Calico Installation resource",
-        src=StringIO(content),
+        node_ip=node.node_ip,
         dest=f"{ADDONS}/calico-installation.yaml",
-        mode="644",
+        content=content,
         _if=first,
     )
     ops.kubectl_apply(

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import StringCommand, deploy, operation
-from pyinfra.operations import files
 
-from deploys import TEMPLATES, ops
-from deploys.facts import node_state
+from deploys import ops
+from deploys.facts import node_state, watch
 from deploys.model import Cluster
+from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {}
-KUBEADM_CONFIG = "/etc/kubernetes/kubeadm-config.yaml"
+KUBEADM_CONFIG = watch("/etc/kubernetes/kubeadm-config.yaml")
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 INIT_LOG = "/var/log/kubeadm-init.log"
 
@@ -21,14 +21,17 @@ def init(cluster: Cluster) -> None:
     """Ensure the cluster exists: write the kubeadm config and run `kubeadm init` once."""
     node = cluster.node(host.name)
     first = ops.only(node.name == cluster.first_control_plane.name)
-    files.template(
+    ops.file(
         name="kubeadm configuration",
-        src=str(TEMPLATES / "control_plane" / "kubeadm-config.yaml.j2"),
+        node_ip=node.node_ip,
         dest=KUBEADM_CONFIG,
+        content=lambda: render(
+            "control_plane/kubeadm-config.yaml.j2",
+            cluster=cluster,
+            node=node,
+            v1beta4=cluster.kubeadm_api_version.endswith("v1beta4"),
+        ),
         mode="600",
-        cluster=cluster,
-        node=node,
-        v1beta4=cluster.kubeadm_api_version.endswith("v1beta4"),
         _if=first,
     )
     _kubeadm_init(name="kubeadm init (once per cluster)", node_ip=node.node_ip, _if=first)
@@ -38,7 +41,7 @@ def init(cluster: Cluster) -> None:
 def _kubeadm_init(node_ip: str):
     """Ensure /etc/kubernetes/admin.conf exists, running `kubeadm init --upload-certs` if it does not."""
     state = node_state(host, node_ip)
-    if state.files.get(ADMIN_CONF):
+    if state.has(ADMIN_CONF):
         return
     # The output holds a join token and the certificate key: keep it in a root-only log.
     yield StringCommand(
@@ -46,4 +49,4 @@ def _kubeadm_init(node_ip: str):
         f" || {{ tail -n 30 {INIT_LOG} >&2; exit 1; }}"
     )
     if host.state.is_executing:
-        state.files[ADMIN_CONF] = True
+        state.files[ADMIN_CONF] = ("600", "?")

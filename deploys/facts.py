@@ -25,8 +25,16 @@ MODULE_EVIDENCE = {
 }
 PACKAGES = ("curl", "ca-certificates", "containerd", "kubelet", "kubeadm", "kubectl", "haproxy", "keepalived")
 SERVICES = ("containerd", "kubelet", "haproxy", "keepalived")
-FILES = ("/etc/kubernetes/admin.conf", "/etc/kubernetes/kubelet.conf")
 ADDONS = "/etc/kubernetes/addons"  # NAME.applied marks a manifest applied (see ops.kubectl_apply)
+# Files whose mode and SHA-1 the one look reads; components add theirs with `watch`.
+WATCHED: list[str] = ["/etc/kubernetes/admin.conf", "/etc/kubernetes/kubelet.conf", f"{ADDONS}/*.yaml"]
+
+
+def watch(path: str) -> str:
+    """Have NodeFacts report PATH's mode and SHA-1 (globs allowed); returns PATH."""
+    if path not in WATCHED:
+        WATCHED.append(path)
+    return path
 
 
 @dataclass
@@ -40,11 +48,14 @@ class NodeState:
     packages: dict[str, tuple[str, bool]] = field(default_factory=dict)  # name -> (version, held)
     enabled: dict[str, bool] = field(default_factory=dict)
     active: dict[str, bool] = field(default_factory=dict)
-    files: dict[str, bool] = field(default_factory=dict)
+    files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (mode, sha1)
     node_ip_interface: str | None = None
     containerd_version: str | None = None
     applied: set[str] = field(default_factory=set)
     apt_updated: bool = False  # set by ops.packages once this run updated the lists
+
+    def has(self, path: str) -> bool:
+        return path in self.files
 
     def installed(self, name: str, version: str | None = None) -> bool:
         current = self.packages.get(name)
@@ -52,7 +63,7 @@ class NodeState:
 
 
 class NodeFacts(FactBase):
-    """Swap, modules, sysctls, packages, services, cluster files and node IP interface, in one command."""
+    """Swap, modules, sysctls, packages, services, watched files and the node IP's interface, in one command."""
 
     @staticmethod
     def default() -> NodeState:
@@ -75,8 +86,10 @@ class NodeFacts(FactBase):
         for service in SERVICES:
             lines.append(f'echo "enabled {service}=$(systemctl is-enabled {service} 2>/dev/null)"')
             lines.append(f'echo "active {service}=$(systemctl is-active {service} 2>/dev/null)"')
-        for path in FILES:
-            lines.append(f"test -e {path} && echo file={path}")
+        lines.append(
+            "for f in " + " ".join(WATCHED) + "; do [ -f \"$f\" ] && "
+            "echo \"file $(stat -c %a \"$f\") $(sha1sum \"$f\")\"; done"
+        )
         ip = shlex.quote(f"{node_ip}/")
         lines.append(
             "echo \"iface=$(ip -o -4 addr show 2>/dev/null | awk -v ip=" + ip
@@ -114,8 +127,10 @@ class NodeFacts(FactBase):
         elif line.startswith("active "):
             name, _, value = line[7:].partition("=")
             state.active[name] = value == "active"
-        elif line.startswith("file="):
-            state.files[line[5:]] = True
+        elif line.startswith("file "):
+            parts = line.split(None, 3)
+            if len(parts) == 4:
+                state.files[parts[3]] = (parts[1], parts[2])
         elif line.startswith("iface="):
             state.node_ip_interface = line[6:] or None
         elif line.startswith("applied="):

@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from io import StringIO
-
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files
 
-from deploys import TEMPLATES, ops
+from deploys import ops
+from deploys.facts import watch
 from deploys.model import Cluster
+from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {
     "haproxy_stats_port": 1080,  # stats page, bound to the node IP, user "admin", generated password
 }
-CONFIG = "/etc/haproxy/haproxy.cfg"
-STATS_ENV = "/etc/haproxy/stats.env"
-DROP_IN = "/etc/systemd/system/haproxy.service.d/kubeadm-pyinfra.conf"
+CONFIG = watch("/etc/haproxy/haproxy.cfg")
+STATS_ENV = watch("/etc/haproxy/stats.env")
+DROP_IN = watch("/etc/systemd/system/haproxy.service.d/kubeadm-pyinfra.conf")
 CHECK = f"set -a && . {STATS_ENV} && haproxy -c -q -f {CONFIG}"
 
 
@@ -27,26 +26,26 @@ def install(cluster: Cluster) -> None:
     here = ops.only(node.is_control_plane and cluster.keepalived)
     ops.packages(name="HAProxy installed", node_ip=node.node_ip, wanted={"haproxy": None}, _if=here)
     password = cluster.secrets.get("haproxy_stats_password", "")
-    env = ops.secret_file(
+    env = ops.file(
         name="HAProxy stats credentials (0600)",
+        node_ip=node.node_ip,
         dest=STATS_ENV,
         content=f"HAPROXY_STATS_PASSWORD={password}\n",
+        mode="600",
         _if=here,
     )
-    drop_in = files.put(
+    drop_in = ops.file(
         name="HAProxy reads its stats credentials",
-        src=StringIO(f"[Service]\nEnvironmentFile={STATS_ENV}\n"),
+        node_ip=node.node_ip,
         dest=DROP_IN,
-        mode="644",
+        content=f"[Service]\nEnvironmentFile={STATS_ENV}\n",
         _if=here,
     )
-    config = files.template(
+    config = ops.file(
         name="HAProxy configuration",
-        src=str(TEMPLATES / "haproxy" / "haproxy.cfg.j2"),
+        node_ip=node.node_ip,
         dest=CONFIG,
-        mode="644",
-        cluster=cluster,
-        node=node,
+        content=lambda: render("haproxy/haproxy.cfg.j2", cluster=cluster, node=node, stats_env=STATS_ENV),
         _if=here,
     )
     ops.restart(

@@ -53,7 +53,7 @@ def _kubeadm_join(cluster: Cluster):
     """Ensure /etc/kubernetes/kubelet.conf exists, running `kubeadm join` if it does not."""
     node = cluster.node(host.name)
     state = node_state(host, node.node_ip)
-    if state.files.get(KUBELET_CONF):
+    if state.has(KUBELET_CONF):
         return
     if not host.state.is_executing:
         creds = JoinCredentials("<fresh token>", "<CA hash>", "<fresh key>" if node.is_control_plane else None)
@@ -61,7 +61,7 @@ def _kubeadm_join(cluster: Cluster):
         creds = credentials(cluster, control_plane=node.is_control_plane)
     yield join_command(cluster, node, creds)
     if host.state.is_executing:
-        state.files[KUBELET_CONF] = True
+        state.files[KUBELET_CONF] = ("600", "?")
 
 
 def join_command(cluster: Cluster, node: Node, creds: JoinCredentials) -> StringCommand:

@@ -5,21 +5,21 @@ from __future__ import annotations
 import ipaddress
 
 from pyinfra import host
-from pyinfra.api import deploy, operation
+from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
-from pyinfra.operations import files
 
-from deploys import TEMPLATES, ops
-from deploys.facts import node_state
+from deploys import ops
+from deploys.facts import node_state, watch
 from deploys.model import Cluster, Node
+from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {
     "keepalived_router_id": 51,  # VRRP virtual_router_id, unique per network segment
     "keepalived_unicast": False,  # True: unicast peers, for networks that block VRRP multicast
     "keepalived_interface": None,  # per host; None = the interface holding the node IP
 }
-CONFIG = "/etc/keepalived/keepalived.conf"
-AUTH = "/etc/keepalived/vrrp-auth.conf"
+CONFIG = watch("/etc/keepalived/keepalived.conf")
+AUTH = watch("/etc/keepalived/vrrp-auth.conf")
 CHECK = f"keepalived --config-test -f {CONFIG}"
 MASTER_PRIORITY = 250
 
@@ -35,13 +35,21 @@ def install(cluster: Cluster) -> None:
     node = cluster.node(host.name)
     here = ops.only(node.is_control_plane and cluster.keepalived)
     ops.packages(name="keepalived installed", node_ip=node.node_ip, wanted={"keepalived": None}, _if=here)
-    auth = ops.secret_file(
+    auth = ops.file(
         name="VRRP authentication (0600)",
+        node_ip=node.node_ip,
         dest=AUTH,
         content=f"auth_type PASS\nauth_pass {cluster.secrets.get('keepalived_auth_pass', '')}\n",
+        mode="600",
         _if=here,
     )
-    config = _config(name="keepalived configuration", cluster=cluster, _if=here)
+    config = ops.file(
+        name="keepalived configuration",
+        node_ip=node.node_ip,
+        dest=CONFIG,
+        content=lambda: config_text(cluster, node),
+        _if=here,
+    )
     ops.restart(
         name="keepalived restarted (configuration changed)",
         node_ip=node.node_ip,
@@ -52,20 +60,16 @@ def install(cluster: Cluster) -> None:
     ops.service(name="keepalived enabled and running", node_ip=node.node_ip, service_name="keepalived", _if=here)
 
 
-@operation()
-def _config(cluster: Cluster):
-    """Ensure keepalived.conf names the interface that holds the node IP (or the one given)."""
-    node = cluster.node(host.name)
+def config_text(cluster: Cluster, node: Node) -> str:
+    """keepalived.conf for NODE, on the interface given or the one holding its node IP."""
     interface = node.keepalived_interface or node_state(host, node.node_ip).node_ip_interface
     if not interface:
         raise OperationError(
             f"host {host.name!r}: no interface holds node_ip {node.node_ip}; "
             "set 'keepalived_interface' or fix 'node_ip'"
         )
-    yield from files.template._inner(
-        src=str(TEMPLATES / "keepalived" / "keepalived.conf.j2"),
-        dest=CONFIG,
-        mode="644",
+    return render(
+        "keepalived/keepalived.conf.j2",
         cluster=cluster,
         node=node,
         interface=interface,

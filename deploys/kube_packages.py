@@ -2,21 +2,20 @@
 
 from __future__ import annotations
 
-from io import StringIO
-
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files
 
 from deploys import ops
+from deploys.facts import watch
 from deploys.model import Cluster
 
 DEFAULTS: dict[str, object] = {
     "kube_apt_repo_url": "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/",
     "kube_apt_key_url": None,  # None = the repository URL + "Release.key"
 }
-KEYRING = "/etc/apt/keyrings/kubernetes-apt-keyring.asc"
-SOURCE = "/etc/apt/sources.list.d/kubernetes.list"
+KEYRING = watch("/etc/apt/keyrings/kubernetes-apt-keyring.asc")
+SOURCE = watch("/etc/apt/sources.list.d/kubernetes.list")
+KUBELET_DEFAULTS = watch("/etc/default/kubelet")
 PACKAGES = ("kubelet", "kubeadm", "kubectl")
 
 
@@ -36,17 +35,12 @@ def key_url(cluster: Cluster) -> str:
 def install(cluster: Cluster) -> None:
     """Ensure kubelet, kubeadm and kubectl are installed at the pinned version, held, kubelet enabled."""
     node = cluster.node(host.name)
-    key = files.download(
-        name="Kubernetes repository key",
-        src=key_url(cluster),
-        dest=KEYRING,
-        mode="644",
-    )
-    source = files.put(
+    key = ops.download(name="Kubernetes repository key", node_ip=node.node_ip, url=key_url(cluster), dest=KEYRING)
+    source = ops.file(
         name="Kubernetes package repository",
-        src=StringIO(f"deb [signed-by={KEYRING}] {repo_url(cluster)} /\n"),
+        node_ip=node.node_ip,
         dest=SOURCE,
-        mode="644",
+        content=f"deb [signed-by={KEYRING}] {repo_url(cluster)} /\n",
     )
     ops.packages(
         name=f"kubelet, kubeadm, kubectl {cluster.kube_package_version}, held",
@@ -55,10 +49,10 @@ def install(cluster: Cluster) -> None:
         hold=True,
         sources_changed=[key, source],
     )
-    files.put(
+    ops.file(
         name="kubelet uses the node IP",
-        src=StringIO(f"KUBELET_EXTRA_ARGS=--node-ip={node.node_ip}\n"),
-        dest="/etc/default/kubelet",
-        mode="644",
+        node_ip=node.node_ip,
+        dest=KUBELET_DEFAULTS,
+        content=f"KUBELET_EXTRA_ARGS=--node-ip={node.node_ip}\n",
     )
     ops.service(name="kubelet enabled", node_ip=node.node_ip, service_name="kubelet", running=False)

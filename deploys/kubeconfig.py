@@ -17,6 +17,7 @@ def fetch(cluster: Cluster) -> None:
     node = cluster.node(host.name)
     ops.fetch_private(
         name=f"Admin kubeconfig -> {cluster.kubeconfig_path}",
+        node_ip=node.node_ip,
         src="/etc/kubernetes/admin.conf",
         dest=cluster.kubeconfig_path,
         _if=ops.only(node.name == cluster.first_control_plane.name),

@@ -13,7 +13,6 @@ from pyinfra.api import FileDownloadCommand, FileUploadCommand, StringCommand, o
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.hiddenvalue import HiddenValue
-from pyinfra.facts.files import Sha1File, Sha256File
 
 from deploys.facts import ADDONS, MODULE_EVIDENCE, SYSCTLS, node_state
 
@@ -142,28 +141,53 @@ def kubectl_apply(node_ip: str, path: str, stamp: str, server_side: bool = False
 
 
 @operation()
-def secret_file(dest: str, content: str, mode: str = "600") -> Iterator[object]:
-    """Ensure a file holds a secret; its contents never appear in pyinfra's output or diffs."""
-    wanted = hashlib.sha256(content.encode()).hexdigest()
-    if host.get_fact(Sha256File, path=dest) == wanted:
+def file(
+    node_ip: str, dest: str, content: str | Callable[[], str], mode: str = "644"
+) -> Iterator[object]:
+    """Ensure DEST holds CONTENT with MODE (content may be computed at execution time).
+
+    Compared by SHA-1 against the one look; the content is never printed, so secrets
+    may be written with it (mode "600").
+    """
+    state = node_state(host, node_ip)
+    data = (content() if callable(content) else content).encode()
+    digest = hashlib.sha1(data).hexdigest()
+    current = state.files.get(dest)
+    if current == (mode, digest):
         return
-    directory = os.path.dirname(dest)
-    yield StringCommand("install", "-d", "-m", "755", directory)
-    yield StringCommand("touch", dest, "&&", "chmod", mode, dest)
-    yield FileUploadCommand(io.BytesIO(content.encode()), dest, remote_temp_filename=host.get_temp_filename(dest))
+    if current is None or current[1] != digest:
+        yield StringCommand("install", "-d", "-m", "755", os.path.dirname(dest))
+        yield StringCommand("install", "-m", mode, "/dev/null", dest)
+        yield FileUploadCommand(io.BytesIO(data), dest, remote_temp_filename=host.get_temp_filename(dest))
     yield StringCommand("chmod", mode, dest)
+    if _executing():
+        state.files[dest] = (mode, digest)
 
 
 @operation()
-def fetch_private(src: str, dest: str) -> Iterator[object]:
+def download(node_ip: str, url: str, dest: str, mode: str = "644") -> Iterator[object]:
+    """Ensure DEST exists, fetched from URL with curl on the node when it does not."""
+    state = node_state(host, node_ip)
+    if state.has(dest):
+        return
+    yield StringCommand("install", "-d", "-m", "755", os.path.dirname(dest))
+    yield StringCommand("curl", "-fsSL", "--retry", "3", "-o", f"{dest}.part", url, "&&", "mv", f"{dest}.part", dest)
+    yield StringCommand("chmod", mode, dest)
+    if _executing():
+        state.files[dest] = (mode, "?")
+
+
+@operation()
+def fetch_private(node_ip: str, src: str, dest: str) -> Iterator[object]:
     """Ensure a local copy (mode 0600, directory 0700) of a remote file that holds credentials."""
-    remote = host.get_fact(Sha1File, path=src)
+    state = node_state(host, node_ip)
+    remote = state.files.get(src)
     if remote is None:
         if _executing():
             raise OperationError(f"{src} does not exist on {host.name}")
         return
     path = Path(dest)
-    if path.exists() and hashlib.sha1(path.read_bytes()).hexdigest() == remote:
+    if path.exists() and hashlib.sha1(path.read_bytes()).hexdigest() == remote[1]:
         if path.stat().st_mode & 0o077:
             path.chmod(0o600)
         return

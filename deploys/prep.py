@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from pyinfra import host
 from pyinfra.api import deploy
-from pyinfra.operations import files
 
-from deploys import TEMPLATES, ops
+from deploys import ops
+from deploys.facts import watch
 from deploys.model import Cluster
+from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {}
+MODULES_LOAD = watch("/etc/modules-load.d/kubernetes.conf")
+SYSCTL_CONF = watch("/etc/sysctl.d/99-kubernetes.conf")
 
 
 @deploy("OS preparation", data_defaults=DEFAULTS)
@@ -17,18 +20,18 @@ def prepare(cluster: Cluster) -> None:
     """Ensure swap is off, overlay/br_netfilter are present and the sysctls are set and persisted."""
     node = cluster.node(host.name)
     ops.swap_off(name="Swap off, now and in /etc/fstab", node_ip=node.node_ip)
-    files.put(
+    ops.file(
         name="Kernel modules listed in modules-load.d",
-        src=str(TEMPLATES / "prep" / "modules-load.conf"),
-        dest="/etc/modules-load.d/kubernetes.conf",
-        mode="644",
+        node_ip=node.node_ip,
+        dest=MODULES_LOAD,
+        content=render("prep/modules-load.conf"),
     )
     ops.kernel_modules(name="Kernel modules present (loaded or built in)", node_ip=node.node_ip)
-    sysctl_file = files.put(
+    sysctl_file = ops.file(
         name="Kubernetes sysctls persisted",
-        src=str(TEMPLATES / "prep" / "sysctl.conf"),
-        dest="/etc/sysctl.d/99-kubernetes.conf",
-        mode="644",
+        node_ip=node.node_ip,
+        dest=SYSCTL_CONF,
+        content=render("prep/sysctl.conf"),
     )
     ops.sysctls_applied(
         name="Kubernetes sysctls applied",

@@ -112,7 +112,9 @@ class AnsibleInventory:
         for name in others:
             result.update(self.groups[name].vars if name in self.groups else {})
         for name in others:
-            result.update(self.group_vars.get(name, {}))
+            if name not in self.group_vars:  # a group added by a play: its group_vars apply too
+                self.group_vars[name] = extra_group_vars(self, name)
+            result.update(self.group_vars[name])
         result.update(self.hosts.get(host, {}))
         result.update(self.host_vars.get(host, {}))
         return result
@@ -370,20 +372,23 @@ def _expand(where: str, pattern: str) -> list[str]:
 
 def _load_vars_dirs(base: Path, inventory: AnsibleInventory) -> None:
     """group_vars/<group> and host_vars/<host> beside the inventory, for groups and hosts it has."""
-    for kind, names, target in (
-        ("group_vars", list(inventory.groups), inventory.group_vars),
-        ("host_vars", list(inventory.hosts), inventory.host_vars),
-    ):
-        directory = base / kind
-        if not directory.is_dir():
-            continue
-        inventory.vars_dirs.append(directory)
-        for name in names:
-            merged: dict[str, Any] = {}
-            for file in _vars_files(directory, name):
-                merged.update(_vars_file(file, inventory))
-            if merged:
-                target[name] = merged
+    group_dir, host_dir = base / "group_vars", base / "host_vars"
+    if group_dir.is_dir():
+        inventory.vars_dirs.append(group_dir)
+        for name in inventory.groups:
+            inventory.group_vars[name] = _merged_vars(group_dir, name, inventory)
+    if host_dir.is_dir():
+        inventory.vars_dirs.append(host_dir)
+        for name in inventory.hosts:
+            inventory.host_vars[name] = _merged_vars(host_dir, name, inventory)
+
+
+def _merged_vars(directory: Path, name: str, inventory: AnsibleInventory) -> dict[str, Any]:
+    """Every vars file of NAME in DIRECTORY, merged in Ansible's order (later files win)."""
+    merged: dict[str, Any] = {}
+    for file in _vars_files(directory, name):
+        merged.update(_vars_file(file, inventory))
+    return merged
 
 
 def extra_group_vars(inventory: AnsibleInventory, name: str) -> dict[str, Any]:
@@ -391,8 +396,7 @@ def extra_group_vars(inventory: AnsibleInventory, name: str) -> dict[str, Any]:
     merged: dict[str, Any] = {}
     for directory in inventory.vars_dirs:
         if directory.name == "group_vars":
-            for file in _vars_files(directory, name):
-                merged.update(_vars_file(file, inventory))
+            merged.update(_merged_vars(directory, name, inventory))
     return merged
 
 

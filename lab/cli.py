@@ -6,8 +6,6 @@ import argparse
 import os
 import sys
 
-from lab import config
-
 
 def cmd_up(opts: argparse.Namespace) -> int:
     """Build or grow the lab."""
@@ -55,7 +53,7 @@ def cmd_deps(opts: argparse.Namespace) -> int:
 def cmd_bench(opts: argparse.Namespace) -> int:
     """Run the benchmark."""
     from lab import bench
-    return bench.main(opts.topologies)
+    return bench.main(opts.topologies, cold=not opts.no_cold)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -75,6 +73,7 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("deps", help="apt-get install the host's dependencies").set_defaults(func=cmd_deps)
     bench = sub.add_parser("bench", help="time base build, lab up, first converge and no-op re-run")
     bench.add_argument("topologies", nargs="*", default=["1+4", "3+3"])
+    bench.add_argument("--no-cold", action="store_true", help="skip the cold base rebuild")
     bench.set_defaults(func=cmd_bench)
     return p
 
@@ -85,5 +84,4 @@ def main(argv: list[str] | None = None) -> int:
     if opts.cmd not in ("status",) and os.geteuid() != 0:
         print("the lab needs root (namespaces, mounts, systemd-nspawn)", file=sys.stderr)
         return 2
-    _ = config
     return opts.func(opts)

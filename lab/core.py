@@ -6,10 +6,10 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab import base, config, mirror, network, nodes, procs, sshconf, state
+from lab import base, cgroups, config, mirror, network, nodes, procs, sshconf, state
 from lab.run import log, quiet
 from lab.standins.build import ensure_k8s_repo
-from lab.state import LabState, Node
+from lab.state import LabState
 
 
 def up(topology: str, workers: int | None = None) -> dict[str, float]:
@@ -67,9 +67,9 @@ def down() -> list[str]:
     lab = state.load()
     known = {n.name: n.pid for n in lab.nodes}
     found = procs.find_nspawns(config.NODE_PREFIX)
-    names = set(known) | set(found) | {p.name for p in config.NODES_DIR.glob("*")} if config.NODES_DIR.exists() \
-        else set(known) | set(found)
-    names |= {n.removeprefix(config.NODE_NS_PREFIX) for n in network.lab_namespaces() if n != config.NET_NS}
+    on_disk = {p.name for p in config.NODES_DIR.glob("*")} if config.NODES_DIR.exists() else set()
+    in_netns = {n.removeprefix(config.NODE_NS_PREFIX) for n in network.lab_namespaces() if n != config.NET_NS}
+    names = set(known) | set(found) | on_disk | in_netns
     pids = [pid for name in names for pid in {known.get(name), found.get(name)} if procs.is_nspawn_of(pid, name)]
     if pids:
         log(f"stopping {len(pids)} node(s)")
@@ -79,6 +79,7 @@ def down() -> list[str]:
     mirrors = [p for p in {lab.mirror_pid, *procs.find_mirrors(str(config.REPO_DIR))} if mirror.running(p)]
     procs.terminate(mirrors)
     network.delete_netns(config.NET_NS)
+    cgroups.remove()
     for leftover in config.PROPAGATE_DIR.glob(f"{config.NODE_PREFIX}*") if config.PROPAGATE_DIR.exists() else []:
         quiet(["rm", "-rf", str(leftover)])
     config.STATE_FILE.unlink(missing_ok=True)
@@ -94,6 +95,7 @@ def leftovers() -> list[str]:
     found += [f"mount {line.split()[1]}" for line in mounts if str(config.STATE_DIR) in line.split()[1]]
     found += [f"process {pid} {name}" for name, pid in procs.find_nspawns(config.NODE_PREFIX).items()]
     found += [f"mirror process {pid}" for pid in procs.find_mirrors(str(config.REPO_DIR))]
+    found += [f"cgroup {path}" for path in cgroups.leftovers()]
     if config.PROPAGATE_DIR.exists():
         found += [f"dir {p}" for p in config.PROPAGATE_DIR.glob(f"{config.NODE_PREFIX}*")]
     return found

@@ -8,7 +8,7 @@ import time
 import uuid
 from pathlib import Path
 
-from lab import config, network, procs
+from lab import cgroups, config, network, procs
 from lab.run import quiet, run
 from lab.sshconf import ssh
 from lab.state import Node
@@ -47,8 +47,9 @@ def launch(node: Node) -> int:
             f"--hostname={node.name}", "--private-network", "--register=no", "--keep-unit", "--console=pipe",
             "--capability=all", "--system-call-filter=@keyring", "--resolv-conf=off", "--timezone=off",
             "--link-journal=no", f"--bind={node.dir / 'containerd'}:/var/lib/containerd"]
+    groups = cgroups.create(node.name)
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=console, stderr=subprocess.STDOUT,
-                            start_new_session=True)
+                            start_new_session=True, preexec_fn=lambda: cgroups.enter(groups))
     return proc.pid
 
 
@@ -94,5 +95,6 @@ def teardown(name: str, pid: int | None) -> None:
             time.sleep(0.5)
             quiet(["umount", "-l", str(root)])
     shutil.rmtree(config.PROPAGATE_DIR / name, ignore_errors=True)
+    cgroups.remove(name)
     if not is_mounted(root):
         shutil.rmtree(node_dir, ignore_errors=True)

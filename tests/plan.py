@@ -33,7 +33,6 @@ def fresh_host(interface: str = "eth0") -> dict[Any, Any]:
         "/proc/swaps": ["swap=1", "fstab_swap=1", f"iface={interface}"],
         "token create": [f"kubeadm join 10.0.0.1:6443 --token abcdef.0123456789abcdef --discovery-token-ca-cert-hash {CA_HASH}"],
         "upload-certs": ["[upload-certs] Using certificate key:", CERT_KEY],
-        "sha1sum": ["c" * 40 + "  /etc/kubernetes/admin.conf"],
     }
 
 
@@ -164,37 +163,21 @@ def converged_host(
     if node.is_control_plane and cluster.keepalived:
         packages.update({"haproxy": "2.6.12", "keepalived": "2.2.7"})
     held = {"containerd", "kubelet", "kubeadm", "kubectl"}
-    state_lines = ["swap=0", "fstab_swap=0", "iface=eth0", "containerd=1.6.20"]
-    state_lines += [f"sysctl {key}={value}" for key, value in facts.SYSCTLS.items()]
-    state_lines += [
-        f"package {name} {ver} {'hold' if name in held else 'install'} ok installed" for name, ver in packages.items()
-    ]
+    lines = ["swap=0", "fstab_swap=0", "iface=eth0", "containerd=1.6.20"]
+    lines += [f"sysctl {key}={value}" for key, value in facts.SYSCTLS.items()]
+    lines += [f"package {n} {v} {'hold' if n in held else 'install'} ok installed" for n, v in packages.items()]
     for service in facts.SERVICES:
         present = service in ("containerd", "kubelet") or (node.is_control_plane and cluster.keepalived)
-        state_lines += [f"enabled {service}={'enabled' if present else 'disabled'}"]
-        state_lines += [f"active {service}={'active' if present and service != 'kubelet' else 'inactive'}"]
-    state_lines += ["file=/etc/kubernetes/kubelet.conf"]
+        lines += [f"enabled {service}={'enabled' if present else 'disabled'}"]
+        lines += [f"active {service}={'active' if present and service != 'kubelet' else 'inactive'}"]
+    commands = plan.commands(host_name)
+    modes = {path: mode for mode, path in re.findall(r"^chmod (\d+) (\S+)$", "\n".join(commands), re.M)}
+    files = {path: (modes.get(path, "644"), hashlib.sha1(data).hexdigest()) for path, data in uploads(plan, host_name).items()}
+    files.update({path: ("644", "0" * 40) for path in extra_files})
+    files["/etc/kubernetes/kubelet.conf"] = ("600", "1" * 40)
     if node.is_control_plane:
-        state_lines += ["file=/etc/kubernetes/admin.conf"]
-    stamps = [line for line in plan.commands(host_name) if line.startswith("touch /etc/kubernetes/addons/")]
-    state_lines += ["applied=" + s.rsplit("/", 1)[1].removesuffix(".applied") for s in stamps]
-
-    responses: dict[Any, Any] = {"/proc/swaps": state_lines}
-    written = uploads(plan, host_name)
-    secret = (".env", "auth.conf", "kubeadm-config.yaml")
-    for path in [*written, *extra_files]:
-        content = written.get(path, b"")
-        quoted = re.escape(path)
-        mode = "-rw-------" if path.endswith(secret) else "-rw-r--r--"
-        responses[re.compile(rf"^! \(test -e {quoted} ")] = [
-            f"user=root group=root mode={mode} atime=1 mtime=1 ctime=1 size={len(content)} '{path}'"
-        ]
-        responses[re.compile(rf"sha1sum {quoted} ")] = [f"{hashlib.sha1(content).hexdigest()}  {path}"]
-        responses[re.compile(rf"sha256sum {quoted} ")] = [f"{hashlib.sha256(content).hexdigest()}  {path}"]
-    admin_sha = hashlib.sha1(kubeconfig).hexdigest()
-    responses[re.compile(r"sha1sum /etc/kubernetes/admin.conf ")] = [f"{admin_sha}  /etc/kubernetes/admin.conf"]
-    for directory in {str(Path(p).parent) for p in [*written, *extra_files]}:
-        responses[re.compile(rf"^! \(test -e {re.escape(directory)} ")] = [
-            f"user=root group=root mode=drwxr-xr-x atime=1 mtime=1 ctime=1 size=4096 '{directory}'"
-        ]
-    return responses
+        files["/etc/kubernetes/admin.conf"] = ("600", hashlib.sha1(kubeconfig).hexdigest())
+    lines += [f"file {mode} {sha}  {path}" for path, (mode, sha) in files.items()]
+    stamps = [c.rsplit("/", 1)[1] for c in commands if c.startswith("touch /etc/kubernetes/addons/")]
+    lines += ["applied=" + stamp.removesuffix(".applied") for stamp in stamps]
+    return {"/proc/swaps": lines}

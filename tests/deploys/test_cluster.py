@@ -103,3 +103,20 @@ def test_second_run_on_converged_hosts_changes_nothing(
     second = converged(first, private, inventory_file)
     assert second.changed == []
     assert all(second.commands(h.name.split("/", 1)[1]) == [] for h in second.state.inventory)
+
+
+def test_no_op_run_is_one_look_per_host(prod_plan: plan.Plan, private: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    """A converged cluster costs one command per host: the NodeFacts look, nothing else."""
+    from pyinfra.connectors.fake import FakeConnector
+
+    calls: dict[str, list[str]] = {}
+    original = FakeConnector.run_shell_command
+
+    def counting(self: FakeConnector, command: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.setdefault(self.host.name, []).append(str(command))
+        return original(self, command, *args, **kwargs)
+
+    monkeypatch.setattr(FakeConnector, "run_shell_command", counting)
+    converged(prod_plan, private, "prod.py")
+    assert len(calls) == 6
+    assert all(len(commands) == 1 and "/proc/swaps" in commands[0] for commands in calls.values()), calls

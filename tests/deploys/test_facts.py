@@ -15,7 +15,7 @@ enabled containerd=enabled
 active containerd=active
 enabled kubelet=disabled
 active kubelet=inactive
-file=/etc/kubernetes/kubelet.conf
+file 600 da39a3ee5e6b4b0d3255bfef95601890afd80709  /etc/kubernetes/kubelet.conf
 applied=tigera-operator-v3.30.3
 iface=eth0
 containerd=1.6.20""".splitlines()
@@ -31,7 +31,7 @@ def test_parses_every_field() -> None:
     assert state.installed("containerd", "1.6.20~ds1-1+deb12u3") and not state.installed("containerd", "1.7.0")
     assert state.enabled == {"containerd": True, "kubelet": False}
     assert state.active == {"containerd": True, "kubelet": False}
-    assert state.files == {"/etc/kubernetes/kubelet.conf": True}
+    assert state.files == {"/etc/kubernetes/kubelet.conf": ("600", "da39a3ee5e6b4b0d3255bfef95601890afd80709")}
     assert state.applied == {"tigera-operator-v3.30.3"}
     assert state.node_ip_interface == "eth0" and state.containerd_version == "1.6.20"
 

@@ -1,0 +1,100 @@
+"""End to end: boot the lab, deploy the cluster into it, re-run, grow it, tear it down (root, minutes)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from lab import config, core, procs, state
+from lab.sshconf import ssh
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("systemd-nspawn") is None,
+                       reason="the lab needs root and systemd-nspawn (python -m lab deps)"),
+]
+REPO = Path(__file__).resolve().parents[2]
+ADMIN = "--kubeconfig /etc/kubernetes/admin.conf"
+
+
+def deploy(*extra: str) -> str:
+    """Run the real deploy into the lab; fail the test with its output if it fails."""
+    res = subprocess.run(["pyinfra", "-y", "inventories/lab.py", "deploys/cluster.py", *extra], cwd=REPO,
+                         capture_output=True, text=True, timeout=600)
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-6000:]
+    return out
+
+
+def changed(output: str) -> int:
+    """Operations that changed something, from pyinfra's 'Grand total' row (Hosts Success Error NoChange)."""
+    row = [line for line in output.splitlines() if "Grand total" in line][-1]
+    success = row.split()[3]
+    return 0 if success == "-" else int(success)
+
+
+def on(node: str, command: str) -> str:
+    """Run a command on a lab node and return stdout (must succeed)."""
+    res = ssh(node, command, timeout=120)
+    assert res.returncode == 0, f"{node}: {command}: {res.stderr}"
+    return res.stdout
+
+
+def registered_nodes(first_cp: str) -> set[str]:
+    """Node names `kubectl get nodes` lists on a control plane."""
+    return set(re.findall(r"^(lab-\S+)", on(first_cp, f"kubectl {ADMIN} get nodes"), re.M))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def clean_lab():  # type: ignore[no-untyped-def]
+    """Start from nothing; leave nothing."""
+    core.down()
+    yield
+    assert core.down() == []
+
+
+@pytest.mark.parametrize("topology", ["1+4", "3+3"])
+def test_cluster_in_lab(topology: str) -> None:
+    core.down()
+    core.up(topology)
+    lab = state.load()
+    names = {n.name for n in lab.nodes}
+    first_cp = lab.nodes[0].name
+
+    deploy()
+    assert changed(deploy()) == 0, "a second deploy must change nothing"
+    assert registered_nodes(first_cp) == names
+    if lab.control_planes == 3:
+        assert registered_nodes("lab-cp3") == names, "every control plane sees the same nodes"
+        assert on("lab-w1", "curl -sk https://10.77.0.100:16443/healthz") == "ok"
+    installation = on(first_cp, f"kubectl {ADMIN} get installations -o yaml")
+    assert "cidr: 10.244.0.0/16" in installation
+
+    before = {n.name: n.pid for n in lab.nodes}
+    core.up(topology, workers=lab.workers + 1)
+    grown = state.load()
+    new = [n for n in grown.nodes if n.name not in before]
+    assert len(new) == 1 and {n.name: n.pid for n in grown.nodes if n.name in before} == before
+    out = deploy("--limit", new[0].name)
+    assert changed(out) > 0
+    assert registered_nodes(first_cp) == names | {new[0].name}
+    assert changed(deploy()) == 0, "the other nodes were left as they were"
+
+    assert core.down() == []
+
+
+def test_down_after_a_lost_state_file() -> None:
+    """`down` cleans up from what it finds even when the state file is gone (a crashed `up`)."""
+    core.down()
+    core.up("1+1")
+    pids = [n.pid for n in state.load().nodes]
+    config.STATE_FILE.unlink()
+    assert core.down() == []
+    assert not any(procs.alive(p) for p in pids if p)
+    assert not any(line.split()[1].startswith(str(config.STATE_DIR)) for line in Path("/proc/mounts").read_text()
+                   .splitlines())
