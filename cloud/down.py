@@ -67,7 +67,7 @@ def _delete_network(clients: Clients, found: Found, gone: Callable[..., None]) -
     """Key pair, security group, route table, subnet, internet gateway, VPC."""
     ec2 = clients.ec2
     for pair in found.key_pairs:
-        ec2.delete_key_pair(KeyPairId=pair["KeyPairId"])
+        ec2.delete_key_pair(KeyName=pair["KeyName"])
         gone("key-pair", pair["KeyName"])
     for group in found.security_groups:
         retry(lambda gid=group["GroupId"]: ec2.delete_security_group(GroupId=gid), IN_USE)

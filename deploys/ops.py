@@ -155,11 +155,14 @@ def file(
     current = state.files.get(dest)
     if current == (mode, digest):
         return
-    if current is None or current[1] != digest:
+    # The mode is right before any content arrives, so a secret is never readable by others.
+    if current is None:
         yield StringCommand("install", "-d", "-m", "755", os.path.dirname(dest))
         yield StringCommand("install", "-m", mode, "/dev/null", dest)
+    elif current[0] != mode:
+        yield StringCommand("chmod", mode, dest)
+    if current is None or current[1] != digest:
         yield FileUploadCommand(io.BytesIO(data), dest, remote_temp_filename=host.get_temp_filename(dest))
-    yield StringCommand("chmod", mode, dest)
     if _executing():
         state.files[dest] = (mode, digest)
 

@@ -175,7 +175,7 @@ def _reconcile(inventory: AnsibleInventory) -> None:
     others = {h for g in inventory.groups.values() if g.name not in ("all", "ungrouped") for h in inventory.members(g.name)}
     inventory.groups["ungrouped"].hosts = [h for h in inventory.hosts if h not in others]
     all_group = inventory.groups["all"]
-    all_group.children = [g for g in inventory.groups if g != "all" and not inventory.parents(g)]
+    all_group.children += [g for g in inventory.groups if g != "all" and g not in all_group.children and not inventory.parents(g)]
 
 
 # ---------------------------------------------------------------------- INI

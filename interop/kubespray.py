@@ -19,6 +19,8 @@ import sys
 from pathlib import Path
 from typing import Any, Sequence
 
+from pyinfra.api.exceptions import PyinfraError
+
 from deploys import model
 from interop.exporter import FORMATS, Exported, export_inventory
 from interop.importer import API_LB_MODES, Imported, import_inventory
@@ -64,14 +66,14 @@ def split_data(imported: Imported) -> tuple[dict[str, Any], list[tuple[str, str,
     return common, hosts
 
 
-def render_inventory(imported: Imported, name: str) -> str:
+def render_inventory(imported: Imported, name: str, path: str | Path | None = None) -> str:
     """The pyinfra inventory file: control_plane and workers with each host's own data."""
     _, hosts = split_data(imported)
     lines = [
-        f'"""Cluster {name}: imported from the kubespray inventory {imported.source} by',
-        "`python -m interop.kubespray import`. Cluster data: group_data/" + f"{name}.py beside this file.",
+        f'"""Cluster {name}, imported from the kubespray inventory {imported.source}',
+        "by `python -m interop.kubespray import`; its cluster data: group_data/" + f"{name}.py beside this file.",
         "",
-        f"Deploy: pyinfra {name}.py deploys/cluster.py (run from the repository root, with this file's path).",
+        f"Deploy (from the repository root): pyinfra {path or name + '.py'} deploys/cluster.py",
         '"""',
         "",
     ]
@@ -101,7 +103,8 @@ def write_pyinfra(imported: Imported, out: str | Path, name: str, force: bool = 
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name) or name == "all":
         raise KubesprayError(f"name {name!r}: expected letters, digits, '-' or '_' (and not 'all')")
     directory = Path(out)
-    files = {directory / f"{name}.py": render_inventory(imported, name), directory / "group_data" / f"{name}.py": render_group_data(imported, name)}
+    inventory_file, group_file = directory / f"{name}.py", directory / "group_data" / f"{name}.py"
+    files = {inventory_file: render_inventory(imported, name, inventory_file), group_file: render_group_data(imported, name)}
     existing = [str(p) for p in files if p.exists()]
     if existing and not force:
         raise KubesprayError(f"would overwrite {', '.join(existing)}; pass --force to replace them")
@@ -150,7 +153,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             exported = export_inventory(args.inventory, args.out, args.format, args.group_data, args.force)
             _print_warnings(exported.warnings)
             files = exported.files
-    except KubesprayError as exc:
+    except PyinfraError as exc:  # KubesprayError, or an inventory file pyinfra cannot load
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for path in files:

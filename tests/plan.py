@@ -171,7 +171,8 @@ def converged_host(
         lines += [f"enabled {service}={'enabled' if present else 'disabled'}"]
         lines += [f"active {service}={'active' if present and service != 'kubelet' else 'inactive'}"]
     commands = plan.commands(host_name)
-    modes = {path: mode for mode, path in re.findall(r"^chmod (\d+) (\S+)$", "\n".join(commands), re.M)}
+    created = re.findall(r"^install -m (\d+) /dev/null (\S+)$", "\n".join(commands), re.M)
+    modes = {path: mode for mode, path in created}
     files = {path: (modes.get(path, "644"), hashlib.sha1(data).hexdigest()) for path, data in uploads(plan, host_name).items()}
     files.update({path: ("644", "0" * 40) for path in extra_files})
     files["/etc/kubernetes/kubelet.conf"] = ("600", "1" * 40)

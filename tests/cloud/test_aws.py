@@ -123,7 +123,7 @@ def test_up_replaces_a_lost_instance_only(aws_env: Aws) -> None:
     aws_env.ec2.terminate_instances(InstanceIds=[lost["InstanceId"]])
     rc, lines, _ = aws_env.up()
     assert rc == 0
-    assert [line for line in lines if "created" in line] == [
+    assert [line for line in lines if line.startswith("  created")] == [
         next(line for line in lines if "created  instance" in line and "demo-worker2" in line)
     ]
     assert found().counts() == ONE_SET

@@ -35,5 +35,5 @@ def test_v3_config_for_containerd_2(private: dict) -> None:
 
 def test_restart_only_when_config_changes(test_plan: plan.Plan) -> None:
     commands = test_plan.commands("k8s-test-worker1")
-    assert commands.index("systemctl restart containerd") > commands.index("chmod 644 /etc/containerd/config.toml")
+    assert commands.index("systemctl restart containerd") > commands.index("install -m 644 /dev/null /etc/containerd/config.toml")
     assert "apt-mark hold containerd" in commands

@@ -49,7 +49,7 @@ def test_stats_bound_to_node_ip_with_generated_password(prod_plan: plan.Plan) ->
     assert password not in text and "awesomePassword" not in text
     assert uploads["/etc/haproxy/stats.env"].decode() == f"HAPROXY_STATS_PASSWORD={password}\n"
     commands = " ".join(c for host in ("k8s-master-node1",) for c in prod_plan.commands(host))
-    assert password not in commands and "chmod 600 /etc/haproxy/stats.env" in commands
+    assert password not in commands and "install -m 600 /dev/null /etc/haproxy/stats.env" in commands
 
 
 def test_not_on_workers_nor_single_control_plane(prod_plan: plan.Plan, test_plan: plan.Plan) -> None:
