@@ -108,9 +108,9 @@ class AnsibleInventory:
         groups = self.groups_of(host)
         others = [g for g in groups if g != "all"] + sorted(set(extra_groups) - set(groups))
         result: dict[str, Any] = dict(self.groups["all"].vars)
-        result.update(self.group_vars.get("all", {}))
-        for name in others:
+        for name in others:  # Ansible's default VARIABLE_PRECEDENCE: inventory-file group vars first,
             result.update(self.groups[name].vars if name in self.groups else {})
+        result.update(self.group_vars.get("all", {}))  # then group_vars/all, then group_vars/<group>
         for name in others:
             if name not in self.group_vars:  # a group added by a play: its group_vars apply too
                 self.group_vars[name] = extra_group_vars(self, name)

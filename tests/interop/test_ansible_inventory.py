@@ -98,7 +98,7 @@ def test_tricky_ini_reads_as_ansible_reads_it(tmp_path: Path) -> None:
     assert ours.variables("web01")["role"] == "front end"
     assert ours.variables("web02")["size"] == 30  # host_vars/ beats group_vars/ beats [web:vars]
     assert ours.variables("web01")["size"] == 20
-    assert ours.variables("web01")["colour"] == "blue"  # [web:vars] (deeper) beats group_vars/all
+    assert ours.variables("web01")["colour"] == "yellow"  # group_vars/all beats every inventory-file group var
     assert ours.variables("lonely")["colour"] == "yellow"  # group_vars/all beats [all:vars]
     assert ours.groups["ungrouped"].hosts == ["lonely"]
 

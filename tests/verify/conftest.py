@@ -49,11 +49,14 @@ def cluster(request: pytest.FixtureRequest) -> targets.Cluster:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Keep each host's checks on one xdist worker (one SSH connection per host)."""
+    """Label each check with its host; keep a host's checks on one xdist worker (one SSH connection)."""
     for item in items:
-        callspec = getattr(item, "callspec", None)
-        host = callspec.params.get("node") or callspec.params.get("control_plane") if callspec else None
-        item.add_marker(pytest.mark.xdist_group(str(host or "cluster")))
+        params = getattr(getattr(item, "callspec", None), "params", {})
+        host = params.get("node") or params.get("control_plane") or "cluster"
+        check = params.get("check")
+        item.user_properties.append(("host", str(host)))
+        item.user_properties.append(("check", check.__name__ if check else item.originalname))
+        item.add_marker(pytest.mark.xdist_group(str(host)))
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
@@ -61,12 +64,12 @@ def pytest_terminal_summary(terminalreporter: Any) -> None:
     per_host: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for outcome in ("passed", "failed", "skipped"):
         for report in terminalreporter.stats.get(outcome, []):
-            if "tests/verify" not in getattr(report, "nodeid", "") or report.when not in ("call", "setup"):
+            props = dict(getattr(report, "user_properties", []))
+            if "host" not in props or report.when not in ("call", "setup"):
                 continue
-            # ids: test_node[CHECK-HOST]; check names have no dash, host names may
-            params = report.nodeid.split("::")[-1].partition("[")[2].rstrip("]")
-            check, _, host = params.partition("-")
-            per_host[host or "cluster"][outcome].append(check)
+            if outcome == "passed" and report.when != "call":
+                continue
+            per_host[props["host"]][outcome].append(props["check"])
     if not per_host:
         return
     terminalreporter.section("verification per host")

@@ -40,6 +40,14 @@ class Target:
     def run(self, command: str) -> Any:
         return self.host.run(command)
 
+    @cached_property
+    def reachable(self) -> bool:
+        """Whether the node answers over SSH at all (a powered-off node does not)."""
+        try:
+            return self.host.run("true").rc == 0
+        except Exception:  # paramiko/socket errors: the node is down or unreachable
+            return False
+
 
 @dataclass
 class Cluster:
@@ -50,10 +58,14 @@ class Cluster:
 
     @property
     def first(self) -> Target:
-        return self.targets[self.model.first_control_plane.name]
+        """The first control plane that answers (the API must survive losing any one)."""
+        for node in self.model.control_planes:
+            if self.targets[node.name].reachable:
+                return self.targets[node.name]
+        raise AssertionError("no control plane answers over SSH")
 
     def kubectl(self, args: str) -> Any:
-        """Run kubectl with the admin kubeconfig on the first control plane."""
+        """Run kubectl with the admin kubeconfig on a control plane that answers."""
         return self.first.run(f"kubectl --kubeconfig /etc/kubernetes/admin.conf {args}")
 
     @cached_property
