@@ -52,6 +52,7 @@ class NodeState:
     node_ip_interface: str | None = None
     containerd_version: str | None = None
     applied: set[str] = field(default_factory=set)
+    dpkg_interrupted: bool = False  # a package run was killed half-way (dpkg --configure -a needed)
     apt_updated: bool = False  # set by ops.packages once this run updated the lists
 
     def has(self, path: str) -> bool:
@@ -72,6 +73,7 @@ class NodeFacts(FactBase):
     def command(self, node_ip: str) -> str:
         lines = [
             'echo "swap=$(tail -n +2 /proc/swaps 2>/dev/null | wc -l)"',
+            "test -z \"$(ls -A /var/lib/dpkg/updates 2>/dev/null)\" || echo dpkg_interrupted",
             "echo \"fstab_swap=$(grep -cE '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null)\"",
         ]
         for module, test in MODULE_EVIDENCE.items():
@@ -111,6 +113,8 @@ class NodeFacts(FactBase):
             state.swap_active = line[5:] not in ("", "0")
         elif line.startswith("fstab_swap="):
             state.fstab_swap = line[11:] not in ("", "0")
+        elif line == "dpkg_interrupted":
+            state.dpkg_interrupted = True
         elif line.startswith("missing_module="):
             state.missing_modules.append(line.split("=", 1)[1])
         elif line.startswith("sysctl "):

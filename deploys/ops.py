@@ -17,6 +17,7 @@ from pyinfra.api.hiddenvalue import HiddenValue
 from deploys.facts import ADDONS, MODULE_EVIDENCE, SYSCTLS, node_state
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
+APT_GET = f"{APT_ENV} apt-get -q -o DPkg::Lock::Timeout=300"  # wait for a still-running apt
 
 
 def _executing() -> bool:
@@ -44,14 +45,18 @@ def packages(
     if changed(sources_changed):
         state.apt_updated = False
     missing = [name for name, version in wanted.items() if not state.installed(name, version)]
+    if state.dpkg_interrupted:  # an earlier run was killed during an install
+        yield f"{APT_ENV} dpkg --configure -a"
+        if _executing():
+            state.dpkg_interrupted = False
     if missing:
         if not state.apt_updated:
-            yield f"{APT_ENV} apt-get update -q"
+            yield f"{APT_GET} update"
             if _executing():
                 state.apt_updated = True
         specs = [f"{name}={wanted[name]}" if wanted[name] else name for name in missing]
         yield (
-            f"{APT_ENV} apt-get install -y -q --no-install-recommends --allow-change-held-packages "
+            f"{APT_GET} install -y --no-install-recommends --allow-change-held-packages "
             "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold " + " ".join(specs)
         )
         if _executing():

@@ -20,7 +20,7 @@ def test_every_host_prepared_and_given_packages(prod_plan: plan.Plan) -> None:
         assert prod_plan.hosts_of(step) == everyone, step
     commands = prod_plan.commands("k8s-worker-node2")
     assert "swapoff -a" in commands
-    assert any("apt-get install" in c and "kubelet=1.34.2-1.1 kubeadm=1.34.2-1.1 kubectl=1.34.2-1.1" in c for c in commands)
+    assert any(" install -y " in c and "kubelet=1.34.2-1.1 kubeadm=1.34.2-1.1 kubectl=1.34.2-1.1" in c for c in commands)
     assert "apt-mark hold kubelet kubeadm kubectl" in commands
 
 
@@ -120,3 +120,13 @@ def test_no_op_run_is_one_look_per_host(prod_plan: plan.Plan, private: dict[str,
     converged(prod_plan, private, "prod.py")
     assert len(calls) == 6
     assert all(len(commands) == 1 and "/proc/swaps" in commands[0] for commands in calls.values()), calls
+
+
+def test_interrupted_package_run_is_repaired_first(private: dict[str, Any]) -> None:
+    """A run killed during an install left dpkg half-done: the next run configures it first."""
+    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", "dpkg_interrupted"]}
+    inv = plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, **private)
+    commands = plan.run(inv).commands("k8s-test-worker0")
+    install = next(i for i, c in enumerate(commands) if " install -y " in c)
+    assert commands.index("DEBIAN_FRONTEND=noninteractive dpkg --configure -a") < install
+    assert "DPkg::Lock::Timeout" in commands[install]
