@@ -93,11 +93,11 @@ def kernel_modules(node_ip: str) -> Iterator[str]:
 
 
 @operation()
-def sysctls_applied(node_ip: str, config: Sequence[OperationMeta] = ()) -> Iterator[str]:
-    """Ensure the live kernel parameters match SYSCTLS (persisted by the sysctl.d file)."""
+def sysctls_applied(node_ip: str, config_path: str, config: Sequence[OperationMeta] = ()) -> Iterator[str]:
+    """Ensure the live kernel parameters match SYSCTLS, applying only our sysctl.d file."""
     state = node_state(host, node_ip)
     if changed(config) or any(state.sysctls.get(k) != v for k, v in SYSCTLS.items()):
-        yield "sysctl --system >/dev/null"
+        yield f"sysctl -q -p {config_path}"
         if _executing():
             state.sysctls.update(SYSCTLS)
 

@@ -36,6 +36,7 @@ def prepare(cluster: Cluster) -> None:
     ops.sysctls_applied(
         name="Kubernetes sysctls applied",
         node_ip=node.node_ip,
+        config_path=SYSCTL_CONF,
         config=[sysctl_file],
     )
     ops.packages(

