@@ -18,18 +18,19 @@ CONFIG = watch("/etc/containerd/config.toml")
 
 def config_version(containerd_version: str | None) -> int:
     """containerd's config schema: 2 for containerd 1.x, 3 for 2.x."""
-    major = (containerd_version or "1").split(".")[0]
+    major = (containerd_version or "1").split(":")[-1].split(".")[0]
     return 3 if major.isdigit() and int(major) >= 2 else 2
 
 
 def installed_version(node_ip: str) -> str | None:
-    """containerd's version: from the one look, or (installed during this run) from the binary."""
+    """containerd's package version: from the one look, or (installed during this run) from dpkg."""
     state = node_state(host, node_ip)
-    if state.containerd_version is None and host.state.is_executing:
-        _, output = host.run_shell_command("containerd --version")
-        words = output.stdout.split()
-        state.containerd_version = words[2].lstrip("v") if len(words) > 2 else None
-    return state.containerd_version
+    version = state.packages.get("containerd", ("?", False))[0]
+    if version == "?" and host.state.is_executing:
+        _, output = host.run_shell_command("dpkg-query -W -f='${Version}' containerd")
+        version = output.stdout.strip() or "?"
+        state.packages["containerd"] = (version, state.packages.get("containerd", ("", False))[1])
+    return None if version == "?" else version
 
 
 @deploy("containerd", data_defaults=DEFAULTS)

@@ -50,7 +50,6 @@ class NodeState:
     active: dict[str, bool] = field(default_factory=dict)
     files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (mode, sha1)
     node_ip_interface: str | None = None
-    containerd_version: str | None = None
     applied: set[str] = field(default_factory=set)
     dpkg_interrupted: bool = False  # a package run was killed half-way (dpkg --configure -a needed)
     apt_updated: bool = False  # set by ops.packages once this run updated the lists
@@ -71,40 +70,47 @@ class NodeFacts(FactBase):
         return NodeState()
 
     def command(self, node_ip: str) -> str:
+        ip = shlex.quote(f"{node_ip}/")
         lines = [
             'echo "swap=$(tail -n +2 /proc/swaps 2>/dev/null | wc -l)"',
-            "test -z \"$(ls -A /var/lib/dpkg/updates 2>/dev/null)\" || echo dpkg_interrupted",
             "echo \"fstab_swap=$(grep -cE '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null)\"",
-        ]
-        for module, test in MODULE_EVIDENCE.items():
-            lines.append(f"{test} || echo missing_module={module}")
-        for key in SYSCTLS:
-            lines.append(f'echo "sysctl {key}=$(sysctl -n {key} 2>/dev/null)"')
-        lines.append(
+            'test -z "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" || echo dpkg_interrupted',
+            *(f"{test} || echo missing_module={module}" for module, test in MODULE_EVIDENCE.items()),
+            f"sysctl {' '.join(SYSCTLS)} 2>/dev/null | sed 's/^/sysctl /; s/ = /=/'",
             "dpkg-query -W -f='package ${Package} ${Version} ${Status}\\n' "
-            + " ".join(PACKAGES)
-            + " 2>/dev/null | grep ' installed$' || true"
-        )
-        for service in SERVICES:
-            lines.append(f'echo "enabled {service}=$(systemctl is-enabled {service} 2>/dev/null)"')
-            lines.append(f'echo "active {service}=$(systemctl is-active {service} 2>/dev/null)"')
-        lines.append(
-            "for f in " + " ".join(WATCHED) + "; do [ -f \"$f\" ] && "
-            "echo \"file $(stat -c %a \"$f\") $(sha1sum \"$f\")\"; done"
-        )
-        ip = shlex.quote(f"{node_ip}/")
-        lines.append(
-            "echo \"iface=$(ip -o -4 addr show 2>/dev/null | awk -v ip=" + ip
-            + " 'index($4, ip) == 1 {print $2; exit}')\""
-        )
-        lines.append(f"ls -1 {ADDONS} 2>/dev/null | sed -n 's/[.]applied$//p' | sed 's/^/applied=/'")
-        lines.append('echo "containerd=$(containerd --version 2>/dev/null | awk \'{print $3}\')"')
+            + " ".join(PACKAGES) + " 2>/dev/null | grep ' installed$'",
+            # one block per unit: Id=, ActiveState=, UnitFileState= (empty when not installed)
+            f"systemctl show -p Id,ActiveState,UnitFileState {' '.join(SERVICES)} 2>/dev/null | sed 's/^/unit /'",
+            "set --; for f in " + " ".join(WATCHED) + '; do [ -f "$f" ] && set -- "$@" "$f"; done',
+            'if [ $# -gt 0 ]; then stat -c "mode %a %n" "$@"; sha1sum "$@" | sed "s/^/sha1 /"; fi',
+            "echo \"iface=$(ip -o -4 addr show 2>/dev/null | awk -v ip=" + ip + " 'index($4, ip) == 1 {print $2; exit}')\"",
+            f"ls -1 {ADDONS} 2>/dev/null | sed -n 's/[.]applied$//p' | sed 's/^/applied=/'",
+        ]
         return "; ".join(lines) + "; true"
 
     def process(self, output: list[str]) -> NodeState:
         state = NodeState()
-        for line in output:
-            self._apply(state, line.strip())
+        modes: dict[str, str] = {}
+        unit: dict[str, str] = {}
+        for line in [*output, "unit "]:
+            line = line.strip()
+            if line.startswith("unit"):  # systemctl show blocks end with an empty line
+                key, _, value = line[5:].partition("=")
+                if key:
+                    unit[key] = value
+                elif unit.get("Id"):
+                    name = unit["Id"].removesuffix(".service")
+                    state.enabled[name] = unit.get("UnitFileState") == "enabled"
+                    state.active[name] = unit.get("ActiveState") == "active"
+                    unit = {}
+            elif line.startswith("mode "):
+                _, mode, path = line.split(" ", 2)
+                modes[path] = mode
+            elif line.startswith("sha1 "):
+                _, digest, path = line.split(None, 2)
+                state.files[path] = (modes.get(path, "?"), digest)
+            else:
+                self._apply(state, line)
         return state
 
     @staticmethod
@@ -119,28 +125,16 @@ class NodeFacts(FactBase):
             state.missing_modules.append(line.split("=", 1)[1])
         elif line.startswith("sysctl "):
             key, _, value = line[7:].partition("=")
-            state.sysctls[key] = value
+            state.sysctls[key.strip()] = value.strip()
         elif line.startswith("package "):
             parts = line.split()
             # package NAME VERSION WANT OK STATUS (want "hold" means held)
             if len(parts) >= 6:
                 state.packages[parts[1]] = (parts[2], parts[3] == "hold")
-        elif line.startswith("enabled "):
-            name, _, value = line[8:].partition("=")
-            state.enabled[name] = value == "enabled"
-        elif line.startswith("active "):
-            name, _, value = line[7:].partition("=")
-            state.active[name] = value == "active"
-        elif line.startswith("file "):
-            parts = line.split(None, 3)
-            if len(parts) == 4:
-                state.files[parts[3]] = (parts[1], parts[2])
         elif line.startswith("iface="):
             state.node_ip_interface = line[6:] or None
         elif line.startswith("applied="):
             state.applied.add(line[8:])
-        elif line.startswith("containerd="):
-            state.containerd_version = line[11:].lstrip("v") or None
 
 
 def node_state(host: Any, node_ip: str) -> NodeState:

@@ -163,13 +163,17 @@ def converged_host(
     if node.is_control_plane and cluster.keepalived:
         packages.update({"haproxy": "2.6.12", "keepalived": "2.2.7"})
     held = {"containerd", "kubelet", "kubeadm", "kubectl"}
-    lines = ["swap=0", "fstab_swap=0", "iface=eth0", "containerd=1.6.20"]
+    lines = ["swap=0", "fstab_swap=0", "iface=eth0"]
     lines += [f"sysctl {key}={value}" for key, value in facts.SYSCTLS.items()]
     lines += [f"package {n} {v} {'hold' if n in held else 'install'} ok installed" for n, v in packages.items()]
     for service in facts.SERVICES:
         present = service in ("containerd", "kubelet") or (node.is_control_plane and cluster.keepalived)
-        lines += [f"enabled {service}={'enabled' if present else 'disabled'}"]
-        lines += [f"active {service}={'active' if present and service != 'kubelet' else 'inactive'}"]
+        lines += [
+            f"unit Id={service}.service",
+            f"unit ActiveState={'active' if present and service != 'kubelet' else 'inactive'}",
+            f"unit UnitFileState={'enabled' if present else ''}",
+            "unit ",
+        ]
     commands = plan.commands(host_name)
     created = re.findall(r"^install -m (\d+) /dev/null (\S+)$", "\n".join(commands), re.M)
     modes = {path: mode for mode, path in created}
@@ -178,7 +182,8 @@ def converged_host(
     files["/etc/kubernetes/kubelet.conf"] = ("600", "1" * 40)
     if node.is_control_plane:
         files["/etc/kubernetes/admin.conf"] = ("600", hashlib.sha1(kubeconfig).hexdigest())
-    lines += [f"file {mode} {sha}  {path}" for path, (mode, sha) in files.items()]
+    lines += [f"mode {mode} {path}" for path, (mode, sha) in files.items()]
+    lines += [f"sha1 {sha}  {path}" for path, (mode, sha) in files.items()]
     stamps = [c.rsplit("/", 1)[1] for c in commands if c.startswith("touch /etc/kubernetes/addons/")]
     lines += ["applied=" + stamp.removesuffix(".applied") for stamp in stamps]
     return {"/proc/swaps": lines}

@@ -24,7 +24,7 @@ def test_v2_config_for_containerd_1(test_plan: plan.Plan) -> None:
 
 
 def test_v3_config_for_containerd_2(private: dict) -> None:
-    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", "containerd=2.1.4"]}
+    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", "package containerd 2.1.4-1 hold ok installed"]}
     inv = plan.fake_inventory([("cp0", {"node_ip": "10.3.0.10"})], [("w0", {"node_ip": "10.3.0.20"})], {**private, "kube_version": "1.31.5"}, responses)
     config = tomllib.loads(plan.uploads(plan.run(inv), "w0")["/etc/containerd/config.toml"].decode())
     assert config["version"] == 3

@@ -8,34 +8,53 @@ OUTPUT = """swap=0
 fstab_swap=2
 missing_module=br_netfilter
 sysctl net.ipv4.ip_forward=1
-sysctl net.bridge.bridge-nf-call-iptables=
+sysctl net.bridge.bridge-nf-call-iptables=0
 package containerd 1.6.20~ds1-1+deb12u3 hold ok installed
 package curl 7.88.1-10 install ok installed
-enabled containerd=enabled
-active containerd=active
-enabled kubelet=disabled
-active kubelet=inactive
-file 600 da39a3ee5e6b4b0d3255bfef95601890afd80709  /etc/kubernetes/kubelet.conf
+unit ActiveState=active
+unit UnitFileState=enabled
+unit Id=containerd.service
+unit 
+unit ActiveState=inactive
+unit UnitFileState=disabled
+unit Id=kubelet.service
+unit 
+unit ActiveState=inactive
+unit UnitFileState=
+unit Id=haproxy.service
+mode 600 /etc/kubernetes/kubelet.conf
+sha1 da39a3ee5e6b4b0d3255bfef95601890afd80709  /etc/kubernetes/kubelet.conf
 applied=tigera-operator-v3.30.3
-iface=eth0
-containerd=1.6.20""".splitlines()
+iface=eth0""".splitlines()
 
 
 def test_parses_every_field() -> None:
     state = NodeFacts().process(OUTPUT)
     assert not state.swap_active and state.fstab_swap
     assert state.missing_modules == ["br_netfilter"]
-    assert state.sysctls == {"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": ""}
+    assert state.sysctls == {"net.ipv4.ip_forward": "1", "net.bridge.bridge-nf-call-iptables": "0"}
     assert state.packages["containerd"] == ("1.6.20~ds1-1+deb12u3", True)
     assert state.installed("curl") and not state.installed("kubelet")
     assert state.installed("containerd", "1.6.20~ds1-1+deb12u3") and not state.installed("containerd", "1.7.0")
-    assert state.enabled == {"containerd": True, "kubelet": False}
-    assert state.active == {"containerd": True, "kubelet": False}
+    assert state.enabled == {"containerd": True, "kubelet": False, "haproxy": False}
+    assert state.active == {"containerd": True, "kubelet": False, "haproxy": False}
     assert state.files == {"/etc/kubernetes/kubelet.conf": ("600", "da39a3ee5e6b4b0d3255bfef95601890afd80709")}
     assert state.applied == {"tigera-operator-v3.30.3"}
-    assert state.node_ip_interface == "eth0" and state.containerd_version == "1.6.20"
+    assert state.node_ip_interface == "eth0" and not state.dpkg_interrupted
 
 
 def test_one_shell_command_names_the_node_ip() -> None:
     command = NodeFacts().command(node_ip="10.77.0.11")
     assert "ip=10.77.0.11/ " in command and "dpkg-query" in command and "/proc/swaps" in command
+
+
+def test_runs_in_a_real_shell(tmp_path) -> None:
+    """The command is valid sh and prints only lines the parser knows (on this machine)."""
+    import subprocess
+
+    result = subprocess.run(["sh", "-c", NodeFacts().command(node_ip="127.0.0.1")], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    known = ("swap=", "fstab_swap=", "dpkg_interrupted", "missing_module=", "sysctl ", "package ", "unit", "mode ", "sha1 ", "iface=", "applied=")
+    assert all(line.startswith(known) for line in result.stdout.splitlines() if line), result.stdout
+    state = NodeFacts().process(result.stdout.splitlines())
+    assert state.node_ip_interface == "lo"
