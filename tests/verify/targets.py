@@ -8,8 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import testinfra
-from pyinfra.api import State
-from pyinfra.context import ctx_state
+from pyinfra.api import Inventory
 
 from deploys import components, model
 
@@ -75,14 +74,43 @@ class Cluster:
         return "test double" in out or "stand-in" in out
 
 
-def load(inventory_file: str) -> Cluster:
-    """Load an inventory file with its group data (pyinfra's loader) and build the model."""
-    from pyinfra_cli.inventory import make_inventory
+_DUMP = """
+import json, sys
+from pyinfra.api import State
+from pyinfra.context import ctx_state
+from pyinfra_cli.inventory import make_inventory
+with ctx_state.use(State()):
+    inventory = make_inventory(sys.argv[1], cwd=sys.argv[2])
+hosts = {h.name: {k: v for k, v in h.data.dict().items() if isinstance(v, (str, int, float, bool, type(None)))}
+         for h in inventory}
+groups = {g: [h.name for h in inventory.get_group(g)] for g in ("control_plane", "workers")
+          if g in inventory.groups}
+print(json.dumps({"hosts": hosts, "groups": groups}))
+"""
 
-    with ctx_state.use(State()):
-        inventory = make_inventory(str(Path(inventory_file).resolve()), cwd=str(REPO))
+
+def load(inventory_file: str) -> Cluster:
+    """Load an inventory file with its group data (pyinfra's loader) and build the model.
+
+    pyinfra's CLI loader monkey-patches the process for gevent, which pytest-xdist's
+    workers cannot live with: it runs in a child process that hands back plain data.
+    """
+    import json
+    import subprocess
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-c", _DUMP, str(Path(inventory_file).resolve()), str(REPO)],
+        capture_output=True, text=True, cwd=REPO, check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(f"cannot load {inventory_file}: {result.stderr.strip()[-2000:]}")
+    loaded = json.loads(result.stdout)
+    hosts = loaded["hosts"]
+    inventory = Inventory(
+        (list(hosts.items()), {}),
+        **{group: ([(n, {}) for n in names], {}) for group, names in loaded["groups"].items()},
+    )
     cluster = model.build(inventory, components.defaults(), write_secrets=False)
-    targets = {
-        node.name: Target(node, dict(inventory.get_host(node.name).data.dict())) for node in cluster.nodes
-    }
+    targets = {node.name: Target(node, hosts[node.name]) for node in cluster.nodes}
     return Cluster(cluster, targets)
