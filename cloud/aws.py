@@ -1,9 +1,9 @@
 """`python -m cloud.aws up|down|status`: a kubeadm-pyinfra cluster's machines on AWS.
 
-    python -m cloud.aws up --cluster demo --topology 1+4 --ssh-cidr 203.0.113.7/32
-    AWS_CLUSTER=demo pyinfra inventories/aws.py deploys/cluster.py
-    python -m cloud.aws status --cluster demo
-    python -m cloud.aws down --cluster demo
+python -m cloud.aws up --cluster demo --topology 1+4 --ssh-cidr 203.0.113.7/32
+AWS_CLUSTER=demo pyinfra inventories/aws.py deploys/cluster.py
+python -m cloud.aws status --cluster demo
+python -m cloud.aws down --cluster demo
 """
 
 from __future__ import annotations
@@ -11,7 +11,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from typing import Callable, Sequence
+from collections.abc import Callable, Sequence
+
+from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud import CloudError, spec
 from cloud.down import down
@@ -33,7 +35,9 @@ def parser() -> argparse.ArgumentParser:
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--cluster", default=os.environ.get("AWS_CLUSTER"), help="cluster name (env AWS_CLUSTER)")
-        command.add_argument("--region", default=None, help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile)")
+        command.add_argument(
+            "--region", default=None, help="AWS region (default: AWS_REGION / AWS_DEFAULT_REGION / profile)"
+        )
         if name == "up":
             _up_options(command)
     return top
@@ -41,15 +45,23 @@ def parser() -> argparse.ArgumentParser:
 
 def _up_options(command: argparse.ArgumentParser) -> None:
     """Options of `up`."""
-    command.add_argument("--topology", default=spec.DEFAULT_TOPOLOGY, help="CONTROL_PLANES+WORKERS: 1+4 or 3+3 (HA, NLB)")
+    command.add_argument(
+        "--topology", default=spec.DEFAULT_TOPOLOGY, help="CONTROL_PLANES+WORKERS: 1+4 or 3+3 (HA, NLB)"
+    )
     command.add_argument("--instance-type", default=spec.DEFAULT_INSTANCE_TYPE, help="at least 2 vCPU / 2 GiB")
     command.add_argument("--ssh-cidr", default=None, help="the only network SSH (22) is open to, e.g. 203.0.113.7/32")
-    command.add_argument("--public-key", default=None, help="OpenSSH public key (default ~/.ssh/id_ed25519.pub, id_rsa.pub)")
+    command.add_argument(
+        "--public-key", default=None, help="OpenSSH public key (default ~/.ssh/id_ed25519.pub, id_rsa.pub)"
+    )
     command.add_argument("--ami", default=None, help="AMI id (default: the value of --ami-parameter)")
-    command.add_argument("--ami-parameter", default=spec.DEBIAN_12_PARAMETER, help="public SSM parameter holding the AMI id")
+    command.add_argument(
+        "--ami-parameter", default=spec.DEBIAN_12_PARAMETER, help="public SSM parameter holding the AMI id"
+    )
     command.add_argument("--ssh-user", default=spec.DEFAULT_SSH_USER, help="the image's login user (Debian: admin)")
     command.add_argument("--disk-gib", type=int, default=spec.DEFAULT_DISK_GIB, help="root disk size (gp3)")
-    command.add_argument("--cpu-credits", default="standard", help="t2/t3 credits: standard (no surcharge) or unlimited")
+    command.add_argument(
+        "--cpu-credits", default="standard", help="t2/t3 credits: standard (no surcharge) or unlimited"
+    )
 
 
 def run(argv: Sequence[str] | None = None, echo: Echo = print) -> int:
@@ -57,35 +69,47 @@ def run(argv: Sequence[str] | None = None, echo: Echo = print) -> int:
     args = parser().parse_args(argv)
     try:
         if args.command == "up":
-            want = spec.build(
-                cluster=args.cluster,
-                topology_text=args.topology,
-                instance_type=args.instance_type,
-                ssh_cidr_text=args.ssh_cidr,
-                public_key_path=args.public_key,
-                ami=args.ami,
-                ami_parameter=args.ami_parameter,
-                ssh_user=args.ssh_user,
-                disk_gib=args.disk_gib,
-                cpu_credits=args.cpu_credits,
-            )
-            clients = connect(args.region)
-            created = up(want, clients, echo)
-            echo(f"{len(created)} resource(s) created" if created else "nothing to create: the cluster is up")
-            echo(f"deploy: AWS_CLUSTER={want.cluster} AWS_REGION={clients.region} pyinfra inventories/aws.py deploys/cluster.py")
-            return 0
-        cluster = spec.cluster_name(args.cluster)
-        clients = connect(args.region)
-        if args.command == "down":
-            deleted = down(clients, cluster, echo)
-            echo(f"{len(deleted)} resource(s) deleted")
+            _up(args, echo)
         else:
-            for line in status(clients, cluster):
-                echo(line)
+            cluster = spec.cluster_name(args.cluster)
+            clients = connect(args.region)
+            if args.command == "down":
+                echo(f"{len(down(clients, cluster, echo))} resource(s) deleted")
+            else:
+                for line in status(clients, cluster):
+                    echo(line)
         return 0
     except CloudError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (ClientError, BotoCoreError) as exc:  # waiter timeouts, throttling, permissions
+        print(f"error: AWS: {exc}; run `status` to see what exists", file=sys.stderr)
+        return 2
+
+
+def _up(args: argparse.Namespace, echo: Echo) -> None:
+    """Validate the input and the account (nothing created on error), then create what is missing."""
+    try:
+        want = spec.build(
+            cluster=args.cluster,
+            topology_text=args.topology,
+            instance_type=args.instance_type,
+            ssh_cidr_text=args.ssh_cidr,
+            public_key_path=args.public_key,
+            ami=args.ami,
+            ami_parameter=args.ami_parameter,
+            ssh_user=args.ssh_user,
+            disk_gib=args.disk_gib,
+            cpu_credits=args.cpu_credits,
+        )
+        clients = connect(args.region)
+    except CloudError as exc:
+        raise CloudError(f"{exc}; nothing was created") from None
+    created = up(want, clients, echo)
+    echo(f"{len(created)} resource(s) created" if created else "nothing to create: the cluster is up")
+    echo(
+        f"deploy: AWS_CLUSTER={want.cluster} AWS_REGION={clients.region} pyinfra inventories/aws.py deploys/cluster.py"
+    )
 
 
 def main() -> None:

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
+from functools import partial
 
 from botocore.exceptions import ClientError
 
@@ -46,7 +47,7 @@ def _delete_load_balancers(clients: Clients, found: Found, gone: Callable[..., N
     if arns:
         wait(clients.elbv2, "load_balancers_deleted", LoadBalancerArns=arns)
     for group in found.target_groups:
-        retry(lambda arn=group["TargetGroupArn"]: clients.elbv2.delete_target_group(TargetGroupArn=arn), IN_USE)
+        retry(partial(clients.elbv2.delete_target_group, TargetGroupArn=group["TargetGroupArn"]), IN_USE)
         gone("target-group", group["TargetGroupName"])
 
 
@@ -70,25 +71,27 @@ def _delete_network(clients: Clients, found: Found, gone: Callable[..., None]) -
         ec2.delete_key_pair(KeyName=pair["KeyName"])
         gone("key-pair", pair["KeyName"])
     for group in found.security_groups:
-        retry(lambda gid=group["GroupId"]: ec2.delete_security_group(GroupId=gid), IN_USE)
+        retry(partial(ec2.delete_security_group, GroupId=group["GroupId"]), IN_USE)
         gone("security-group", group["GroupId"], group.get("GroupName", ""))
     for table in found.route_tables:
         for association in table.get("Associations", []):
             if not association.get("Main"):
-                _ignore_missing(lambda a=association["RouteTableAssociationId"]: ec2.disassociate_route_table(AssociationId=a))
-        retry(lambda tid=table["RouteTableId"]: ec2.delete_route_table(RouteTableId=tid), IN_USE)
+                _ignore_missing(
+                    partial(ec2.disassociate_route_table, AssociationId=association["RouteTableAssociationId"])
+                )
+        retry(partial(ec2.delete_route_table, RouteTableId=table["RouteTableId"]), IN_USE)
         gone("route-table", table["RouteTableId"])
     for subnet in found.subnets:
-        retry(lambda sid=subnet["SubnetId"]: ec2.delete_subnet(SubnetId=sid), IN_USE)
+        retry(partial(ec2.delete_subnet, SubnetId=subnet["SubnetId"]), IN_USE)
         gone("subnet", subnet["SubnetId"])
     for gateway in found.internet_gateways:
         gid = gateway["InternetGatewayId"]
         for attachment in gateway.get("Attachments", []):
-            retry(lambda v=attachment["VpcId"]: ec2.detach_internet_gateway(InternetGatewayId=gid, VpcId=v), IN_USE)
+            retry(partial(ec2.detach_internet_gateway, InternetGatewayId=gid, VpcId=attachment["VpcId"]), IN_USE)
         ec2.delete_internet_gateway(InternetGatewayId=gid)
         gone("internet-gateway", gid)
     for vpc in found.vpcs:
-        retry(lambda vid=vpc["VpcId"]: ec2.delete_vpc(VpcId=vid), IN_USE)
+        retry(partial(ec2.delete_vpc, VpcId=vpc["VpcId"]), IN_USE)
         gone("vpc", vpc["VpcId"])
 
 

@@ -5,12 +5,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from botocore.exceptions import ClientError
+
 from cloud import CloudError, spec
 from cloud.resources import Resource, instances, load_balancers, tags_of
-from cloud.session import Clients, connect
+from cloud.session import Clients, connect, describe
+from deploys.model import CONTROL_PLANE_GROUP, WORKER_GROUP
 
 Host = tuple[str, dict[str, Any]]
-GROUPS = {spec.ROLE_CONTROL_PLANE: "control_plane", spec.ROLE_WORKER: "workers"}
+GROUPS = {spec.ROLE_CONTROL_PLANE: CONTROL_PLANE_GROUP, spec.ROLE_WORKER: WORKER_GROUP}
 
 
 def discover(cluster: str | None, region: str | None = None) -> dict[str, list[Host]]:
@@ -20,7 +23,10 @@ def discover(cluster: str | None, region: str | None = None) -> dict[str, list[H
             "set AWS_CLUSTER to the cluster's name (and AWS_REGION), e.g. "
             "AWS_CLUSTER=demo AWS_REGION=us-east-1 pyinfra inventories/aws.py deploys/cluster.py"
         )
-    return groups(connect(region), spec.cluster_name(cluster))
+    try:
+        return groups(connect(region), spec.cluster_name(cluster))
+    except ClientError as exc:
+        raise CloudError(f"AWS refused: {describe(exc)}") from None
 
 
 def groups(clients: Clients, cluster: str) -> dict[str, list[Host]]:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from botocore.exceptions import ClientError
 
@@ -77,13 +78,23 @@ def instances(clients: Clients, cluster: str, states: Iterable[str] = LIVE_STATE
     return sorted(found, key=_instance_order)
 
 
+def instances_by_id(clients: Clients, ids: list[str]) -> list[Resource]:
+    """The instances IDS (right after launch, where a tag filter may not see them yet), in cluster order."""
+    found = [
+        instance
+        for reservation in _paged(clients.ec2, "describe_instances", "Reservations", InstanceIds=ids)
+        for instance in reservation["Instances"]
+    ]
+    return sorted(found, key=_instance_order)
+
+
 def _instance_order(instance: Resource) -> tuple[int, int, str]:
     tags = tags_of(instance)
     index = tags.get(spec.TAG_INDEX, "")
     return (
         0 if tags.get(spec.TAG_ROLE) == spec.ROLE_CONTROL_PLANE else 1,
         int(index) if index.isdigit() else 1 << 30,
-        tags.get("Name", instance["InstanceId"]),
+        str(tags.get("Name", instance["InstanceId"])),
     )
 
 

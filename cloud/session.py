@@ -5,8 +5,9 @@ from __future__ import annotations
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import boto3
 from botocore.config import Config
@@ -21,11 +22,11 @@ _CONFIG = Config(retries={"mode": "standard", "max_attempts": 6}, connect_timeou
 
 NO_REGION = (
     "no AWS region: pass --region (e.g. us-east-1) or set AWS_REGION / AWS_DEFAULT_REGION "
-    "(or 'region' in ~/.aws/config); nothing was created"
+    "(or 'region' in ~/.aws/config)"
 )
 NO_CREDENTIALS = (
     "no AWS credentials: set AWS_PROFILE (after `aws configure` or `aws sso login`) or "
-    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY; nothing was created"
+    "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
 )
 
 
@@ -47,11 +48,11 @@ def connect(region: str | None) -> Clients:
         region_name = session.region_name
         credentials = session.get_credentials()
     except BotoCoreError as exc:
-        raise CloudError(f"AWS configuration: {exc}; nothing was created") from None
+        raise CloudError(f"AWS configuration: {exc}") from None
     if not region_name:
         raise CloudError(NO_REGION)
     if not _REGION.match(region_name):
-        raise CloudError(f"AWS region {region_name!r} is malformed (e.g. us-east-1); nothing was created")
+        raise CloudError(f"AWS region {region_name!r} is malformed (e.g. us-east-1)")
     if credentials is None:
         raise CloudError(NO_CREDENTIALS)
     clients = Clients(region_name, *(session.client(name, config=_CONFIG) for name in ("ec2", "elbv2", "ssm", "sts")))
@@ -64,9 +65,9 @@ def check_identity(clients: Clients) -> str:
     try:
         return str(clients.sts.get_caller_identity()["Account"])
     except ClientError as exc:
-        raise CloudError(f"AWS rejected the credentials: {describe(exc)}; nothing was created") from None
+        raise CloudError(f"AWS rejected the credentials: {describe(exc)}") from None
     except BotoCoreError as exc:
-        raise CloudError(f"AWS credentials or endpoint unusable: {exc}; nothing was created") from None
+        raise CloudError(f"AWS credentials or endpoint unusable: {exc}") from None
 
 
 def code(exc: ClientError) -> str:

@@ -164,7 +164,7 @@ def ssh_cidr(value: str | None) -> str:
     if not value:
         raise CloudError(
             "--ssh-cidr CIDR is required: the address SSH comes from, e.g. "
-            "\"$(curl -s https://checkip.amazonaws.com)/32\""
+            '"$(curl -s https://checkip.amazonaws.com)/32"'
         )
     try:
         network = ipaddress.IPv4Network(value.strip(), strict=True)

@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from functools import partial
+from typing import Any
 
 from botocore.exceptions import ClientError
 
 from cloud import CloudError, spec
-from cloud.resources import Found, Resource, elb_named, instances, key_pair_named, survey, tag_spec, tags_of
+from cloud.resources import (
+    Found,
+    Resource,
+    elb_named,
+    instances,
+    instances_by_id,
+    key_pair_named,
+    survey,
+    tag_spec,
+    tags_of,
+)
 from cloud.session import Clients, code, describe, retry, wait
 from cloud.spec import Rule, Spec
 
@@ -102,7 +114,9 @@ def _check_instance_type(want: Spec, clients: Clients) -> tuple[str, ...]:
             ) from None
         raise
     if not described:
-        raise CloudError(f"instance type {want.instance_type!r} does not exist in {clients.region}; nothing was created")
+        raise CloudError(
+            f"instance type {want.instance_type!r} does not exist in {clients.region}; nothing was created"
+        )
     info = described[0]
     spec.check_size(want.instance_type, int(info["VCpuInfo"]["DefaultVCpus"]), int(info["MemoryInfo"]["SizeInMiB"]))
     return tuple(info.get("ProcessorInfo", {}).get("SupportedArchitectures", ["x86_64"]))
@@ -125,7 +139,7 @@ def _image(want: Spec, clients: Clients) -> Resource:
         raise CloudError(f"AMI {image_id}: {describe(exc)}; nothing was created") from None
     if not images:
         raise CloudError(f"AMI {image_id} not found in {clients.region}; nothing was created")
-    return images[0]
+    return dict(images[0])
 
 
 def _check_names(want: Spec, clients: Clients, found: Found) -> None:
@@ -157,7 +171,7 @@ def _zone(want: Spec, clients: Clients) -> str:
     usable = sorted({o["Location"] for o in offered} & {z["ZoneName"] for z in zones})
     if not usable:
         raise CloudError(f"no availability zone of {clients.region} offers {want.instance_type}; nothing was created")
-    return usable[0]
+    return str(usable[0])
 
 
 # ------------------------------------------------------------------ build
@@ -165,7 +179,10 @@ def _zone(want: Spec, clients: Clients) -> str:
 
 def up(want: Spec, clients: Clients, echo: Echo) -> list[str]:
     """Create what is missing; the created resources, one line each (empty on a second run)."""
-    checked = preflight(want, clients)
+    try:
+        checked = preflight(want, clients)
+    except ClientError as exc:
+        raise CloudError(f"AWS refused a check: {describe(exc)}; nothing was created") from None
     echo(f"cluster {want.cluster} ({want.topology}, {want.instance_type}) in {clients.region}")
     report = Report(echo)
     try:
@@ -196,7 +213,7 @@ def ensure_vpc(want: Spec, clients: Clients, found: Found, report: Report) -> st
     report.made("vpc", vpc_id, spec.VPC_CIDR)
     wait(clients.ec2, "vpc_available", VpcIds=[vpc_id])
     for attribute in ("EnableDnsSupport", "EnableDnsHostnames"):
-        retry(lambda a=attribute: clients.ec2.modify_vpc_attribute(VpcId=vpc_id, **{a: {"Value": True}}), NOT_FOUND)
+        retry(partial(clients.ec2.modify_vpc_attribute, VpcId=vpc_id, **{attribute: {"Value": True}}), NOT_FOUND)
     return vpc_id
 
 
@@ -209,7 +226,9 @@ def ensure_internet_gateway(want: Spec, clients: Clients, found: Found, vpc_id: 
         attached = {a["VpcId"] for a in gateway.get("Attachments", [])}
     else:
         tags = tag_spec("internet-gateway", want.cluster, f"{want.cluster}-igw")
-        gateway_id = str(clients.ec2.create_internet_gateway(TagSpecifications=tags)["InternetGateway"]["InternetGatewayId"])
+        gateway_id = str(
+            clients.ec2.create_internet_gateway(TagSpecifications=tags)["InternetGateway"]["InternetGatewayId"]
+        )
         report.made("internet-gateway", gateway_id)
         attached = set()
     if vpc_id not in attached:
@@ -245,7 +264,9 @@ def ensure_route_table(
         report.kept("route-table", table["RouteTableId"])
     else:
         tags = tag_spec("route-table", want.cluster, f"{want.cluster}-routes")
-        table = retry(lambda: clients.ec2.create_route_table(VpcId=vpc_id, TagSpecifications=tags), NOT_FOUND)["RouteTable"]
+        table = retry(lambda: clients.ec2.create_route_table(VpcId=vpc_id, TagSpecifications=tags), NOT_FOUND)[
+            "RouteTable"
+        ]
         report.made("route-table", table["RouteTableId"])
     table_id = str(table["RouteTableId"])
     if subnet_id not in {a.get("SubnetId") for a in table.get("Associations", [])}:
@@ -273,7 +294,10 @@ def ensure_security_group(want: Spec, clients: Clients, found: Found, vpc_id: st
         tags = tag_spec("security-group", want.cluster, name)
         created = retry(
             lambda: clients.ec2.create_security_group(
-                GroupName=name, Description=f"kubeadm-pyinfra cluster {want.cluster}", VpcId=vpc_id, TagSpecifications=tags
+                GroupName=name,
+                Description=f"kubeadm-pyinfra cluster {want.cluster}",
+                VpcId=vpc_id,
+                TagSpecifications=tags,
             ),
             NOT_FOUND,
         )
@@ -365,21 +389,25 @@ def ensure_instances(
 ) -> list[Resource]:
     """Every instance of the topology, running; missing ones launched, stopped ones started."""
     existing = {tags_of(i).get("Name"): i for i in instances(clients, want.cluster)}
+    ids: list[str] = []
     for name, role, index in wanted_instances(want):
         if name in existing:
             instance = existing[name]
+            ids.append(instance["InstanceId"])
             report.kept("instance", instance["InstanceId"], f"{name}, {instance['State']['Name']}")
             if instance["State"]["Name"] in ("stopped", "stopping"):
                 wait(clients.ec2, "instance_stopped", InstanceIds=[instance["InstanceId"]])
                 clients.ec2.start_instances(InstanceIds=[instance["InstanceId"]])
                 report.changed(f"instance {instance['InstanceId']} ({name}) started")
             continue
-        launched = retry(lambda n=name, r=role, i=index: _launch(want, clients, checked, subnet_id, group_id, n, r, i), NOT_FOUND)
-        report.made("instance", launched["InstanceId"], f"{name}, {want.instance_type}, {launched.get('PrivateIpAddress')}")
-    ids = [i["InstanceId"] for i in instances(clients, want.cluster)]
-    if ids:
-        wait(clients.ec2, "instance_running", InstanceIds=ids)
-    return instances(clients, want.cluster)
+        launch = partial(_launch, want, clients, checked, subnet_id, group_id, name, role, index)
+        launched = retry(launch, NOT_FOUND)
+        ids.append(launched["InstanceId"])
+        report.made(
+            "instance", launched["InstanceId"], f"{name}, {want.instance_type}, {launched.get('PrivateIpAddress')}"
+        )
+    wait(clients.ec2, "instance_running", InstanceIds=ids)
+    return instances_by_id(clients, ids)
 
 
 def _launch(
@@ -390,7 +418,7 @@ def _launch(
     options: dict[str, Any] = {}
     if want.instance_type.startswith(BURSTABLE):
         options["CreditSpecification"] = {"CpuCredits": want.cpu_credits}
-    return clients.ec2.run_instances(
+    launched = clients.ec2.run_instances(
         ImageId=checked.image_id,
         InstanceType=want.instance_type,
         MinCount=1,
@@ -402,13 +430,20 @@ def _launch(
         BlockDeviceMappings=[
             {
                 "DeviceName": checked.root_device,
-                "Ebs": {"VolumeSize": want.disk_gib, "VolumeType": "gp3", "DeleteOnTermination": True, "Encrypted": True},
+                "Ebs": {
+                    "VolumeSize": want.disk_gib,
+                    "VolumeType": "gp3",
+                    "DeleteOnTermination": True,
+                    "Encrypted": True,
+                },
             }
         ],
         MetadataOptions={"HttpTokens": "required", "HttpEndpoint": "enabled"},
-        TagSpecifications=tag_spec("instance", want.cluster, name, **extra) + tag_spec("volume", want.cluster, name, **extra),
+        TagSpecifications=tag_spec("instance", want.cluster, name, **extra)
+        + tag_spec("volume", want.cluster, name, **extra),
         **options,
-    )["Instances"][0]
+    )
+    return dict(launched["Instances"][0])
 
 
 def elb_tags(cluster: str, name: str) -> list[dict[str, str]]:

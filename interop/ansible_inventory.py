@@ -15,9 +15,10 @@ import ast
 import re
 import shlex
 import string
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import yaml
 
@@ -172,10 +173,14 @@ def _parse_file(path: Path, inventory: AnsibleInventory) -> None:
 
 def _reconcile(inventory: AnsibleInventory) -> None:
     """`ungrouped` holds exactly the hosts that are in no other group."""
-    others = {h for g in inventory.groups.values() if g.name not in ("all", "ungrouped") for h in inventory.members(g.name)}
+    others = {
+        h for g in inventory.groups.values() if g.name not in ("all", "ungrouped") for h in inventory.members(g.name)
+    }
     inventory.groups["ungrouped"].hosts = [h for h in inventory.hosts if h not in others]
     all_group = inventory.groups["all"]
-    all_group.children += [g for g in inventory.groups if g != "all" and g not in all_group.children and not inventory.parents(g)]
+    all_group.children += [
+        g for g in inventory.groups if g != "all" and g not in all_group.children and not inventory.parents(g)
+    ]
 
 
 # ---------------------------------------------------------------------- INI
@@ -195,7 +200,9 @@ def _parse_ini(path: Path, text: str, inventory: AnsibleInventory) -> None:
         if section:
             group, kind = section.group(1), section.group(2) or "hosts"
             if kind not in ("hosts", "children", "vars"):
-                raise KubesprayError(f"{where}: section [{group}:{kind}] has unknown type {kind!r}; expected hosts, children or vars")
+                raise KubesprayError(
+                    f"{where}: section [{group}:{kind}] has unknown type {kind!r}; expected hosts, children or vars"
+                )
             inventory.group(group)
             if kind != "vars":
                 declared.add(group)
@@ -225,7 +232,9 @@ def _parse_ini(path: Path, text: str, inventory: AnsibleInventory) -> None:
     for name, (number, kind, parent) in pending.items():
         if name not in declared:
             if kind == "vars":
-                raise KubesprayError(f"{path}:{number}: section [{name}:vars] is for group {name!r}, which is never declared")
+                raise KubesprayError(
+                    f"{path}:{number}: section [{name}:vars] is for group {name!r}, which is never declared"
+                )
             raise KubesprayError(
                 f"{path}:{number}: section [{parent}:children] names group {name!r}, which is never declared "
                 f"(add a [{name}] section, even an empty one)"
@@ -309,7 +318,9 @@ def _yaml_group(path: Path, name: str, body: Any, inventory: AnsibleInventory) -
         raise KubesprayError(f"{where}: expected a mapping with hosts, children or vars, got {body!r}")
     unknown = sorted(set(body) - {"hosts", "children", "vars"})
     if unknown:
-        raise KubesprayError(f"{where}: unexpected key(s) {', '.join(map(repr, unknown))}; expected hosts, children or vars")
+        raise KubesprayError(
+            f"{where}: unexpected key(s) {', '.join(map(repr, unknown))}; expected hosts, children or vars"
+        )
     for section in ("hosts", "children", "vars"):
         if body.get(section) is not None and not isinstance(body[section], dict):
             raise KubesprayError(f"{where}: {section!r} must be a mapping, got {body[section]!r}")
@@ -356,7 +367,9 @@ def _expand(where: str, pattern: str) -> list[str]:
     begin, end = bounds[0] or "0", bounds[1]
     step = int(bounds[2]) if len(bounds) == 3 else 1
     if begin in string.ascii_letters and end in string.ascii_letters:
-        items = list(string.ascii_letters[string.ascii_letters.index(begin) : string.ascii_letters.index(end) + 1 : step])
+        items = list(
+            string.ascii_letters[string.ascii_letters.index(begin) : string.ascii_letters.index(end) + 1 : step]
+        )
     elif begin.isdigit() and end.isdigit():
         width = len(begin) if begin.startswith("0") and len(begin) > 1 else 0
         if width and len(end) != width:

@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import ipaddress
 import shlex
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import yaml
 from pyinfra.api import State
@@ -108,7 +109,10 @@ def export_inventory(
 
 def kubespray_hosts(inventory: Any, cluster: model.Cluster, report: Report) -> list[KubesprayHost]:
     """Every node as a kubespray host named by its node name, control planes first."""
-    return [KubesprayHost(node.node_name, node.role, _host_vars(inventory.get_host(node.name), node, report)) for node in cluster.nodes]
+    return [
+        KubesprayHost(node.node_name, node.role, _host_vars(inventory.get_host(node.name), node, report))
+        for node in cluster.nodes
+    ]
 
 
 def _host_vars(host: Any, node: model.Node, report: Report) -> dict[str, Any]:
@@ -116,12 +120,18 @@ def _host_vars(host: Any, node: model.Node, report: Report) -> dict[str, Any]:
     address = host.data.get("ssh_hostname")
     if not address:
         if node.name.startswith("@"):
-            report.warning(f"host {node.name!r}", f"no SSH address (a connector host): ansible_host = node_ip {node.node_ip}")
+            report.warning(
+                f"host {node.name!r}", f"no SSH address (a connector host): ansible_host = node_ip {node.node_ip}"
+            )
             address = node.node_ip
         else:
             address = node.name.split("@")[-1]
     result: dict[str, Any] = {"ansible_host": str(address), "ip": node.node_ip, "access_ip": node.node_ip}
-    for ours, theirs in (("ssh_user", "ansible_user"), ("ssh_port", "ansible_port"), ("ssh_key", "ansible_ssh_private_key_file")):
+    for ours, theirs in (
+        ("ssh_user", "ansible_user"),
+        ("ssh_port", "ansible_port"),
+        ("ssh_key", "ansible_ssh_private_key_file"),
+    ):
         value = host.data.get(ours)
         if value not in (None, ""):
             result[theirs] = int(value) if ours == "ssh_port" else str(value)
@@ -227,7 +237,9 @@ def _ini_quote(value: Any) -> str:
 
 def render_yaml(hosts: list[KubesprayHost], source: str) -> str:
     """hosts.yaml: all.hosts with their variables, then the groups as children of all."""
-    children: dict[str, Any] = {group: {"hosts": {name: None for name in members}} for group, members in _groups(hosts).items()}
+    children: dict[str, Any] = {
+        group: {"hosts": {name: None for name in members}} for group, members in _groups(hosts).items()
+    }
     children["k8s_cluster"] = {"children": {"kube_control_plane": None, "kube_node": None, "calico_rr": None}}
     document = {"all": {"hosts": {h.name: dict(h.vars) for h in hosts}, "children": children}}
     return _header(source) + yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False)

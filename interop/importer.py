@@ -47,7 +47,13 @@ ROUTE_REFLECTOR_GROUPS = ("calico_rr", "calico-rr")
 IGNORED_GROUPS = ("bastion", "no_floating", "no-floating")  # kubespray's, but no cluster role
 BUILTIN_GROUPS = ("all", "ungrouped")
 KNOWN_GROUPS = (
-    CONTROL_PLANE_GROUPS + NODE_GROUPS + ETCD_GROUPS + CLUSTER_GROUPS + ROUTE_REFLECTOR_GROUPS + IGNORED_GROUPS + BUILTIN_GROUPS
+    CONTROL_PLANE_GROUPS
+    + NODE_GROUPS
+    + ETCD_GROUPS
+    + CLUSTER_GROUPS
+    + ROUTE_REFLECTOR_GROUPS
+    + IGNORED_GROUPS
+    + BUILTIN_GROUPS
 )
 # kubespray's own defaults (roles/kubespray_defaults) for what an inventory may leave out.
 KUBESPRAY_DEFAULTS: dict[str, Any] = {
@@ -63,8 +69,8 @@ VIP_PORT = 16443  # our HAProxy's port when the kubespray one collides with the 
 HOST_VARIABLES = (
     "ip", "access_ip", "ansible_host", "ansible_ssh_host", "ansible_user", "ansible_ssh_user", "ansible_port",
     "ansible_ssh_port", "ansible_private_key_file", "ansible_ssh_private_key_file", "ansible_password",
-    "ansible_ssh_pass", "ansible_ssh_password", "ansible_become",
-    "ansible_become_password", "ansible_become_pass", "ansible_become_user", "kube_override_hostname", "etcd_member_name",
+    "ansible_ssh_pass", "ansible_ssh_password", "ansible_become", "ansible_become_password", "ansible_become_pass",
+    "ansible_become_user", "kube_override_hostname", "etcd_member_name",
 )  # fmt: skip
 CLUSTER_VARIABLES = (
     "kube_version", "kube_pods_subnet", "kube_service_addresses", "cluster_name", "dns_domain", "kube_apiserver_port",
@@ -73,7 +79,7 @@ CLUSTER_VARIABLES = (
     "loadbalancer_apiserver", "loadbalancer_apiserver_localhost", "loadbalancer_apiserver_type",
     "loadbalancer_apiserver_port", "loadbalancer_apiserver_healthcheck_port", "apiserver_loadbalancer_domain_name",
     "kube_vip_enabled", "kube_vip_controlplane_enabled", "kube_vip_address", "kube_vip_arp_enabled",
-    "enable_dual_stack_networks", "ipv6_stack", "ipv4_stack",
+    "enable_dual_stack_networks", "ipv6_stack", "ipv4_stack", "dns_mode",
 )  # fmt: skip
 _TRUE = ("true", "yes", "on", "1")
 
@@ -99,10 +105,12 @@ class Imported:
 
     @property
     def control_planes(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, host data) of each control plane, in order."""
         return [(h.name, dict(h.data)) for h in self.hosts if h.role == model.CONTROL_PLANE_GROUP]
 
     @property
     def workers(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, host data) of each worker, in order."""
         return [(h.name, dict(h.data)) for h in self.hosts if h.role == model.WORKER_GROUP]
 
     @property
@@ -159,7 +167,7 @@ def pyinfra_inventory(hosts: list[HostPlan]) -> Inventory:
 
 def _check_groups(source: AnsibleInventory, report: Report) -> None:
     """Every group must be one kubespray knows; an unknown one is most likely a typo."""
-    for name, group in source.groups.items():
+    for name in source.groups:
         if name in KNOWN_GROUPS:
             continue
         hosts = source.members(name)
@@ -275,6 +283,13 @@ class _Vars:
             return self._render(self.raw[key], 0)
         except _Unusable as exc:
             self.report.error(f"host {self.host!r}", f"{key} = {self.raw[key]!r}: {exc}")
+            return None
+
+    def peek(self, key: str, default: Any = None) -> Any:
+        """The evaluated value of KEY for a warning only: None, unreported, when it cannot be evaluated."""
+        try:
+            return self._render(self.raw[key], 0) if key in self.raw else default
+        except _Unusable:
             return None
 
     def _render(self, value: Any, depth: int) -> Any:
@@ -431,7 +446,9 @@ def _cluster_data(variables: _Vars) -> dict[str, Any]:
     if name is not None:
         data["cluster_name"] = str(name)
     if domain is not None or name is not None:
-        data["dns_domain"] = str(domain if domain is not None else name)  # kubespray: dns_domain defaults to cluster_name
+        data["dns_domain"] = str(
+            domain if domain is not None else name
+        )  # kubespray: dns_domain defaults to cluster_name
     port = variables.get("kube_apiserver_port")
     number = None if port is None else _port(variables, "kube_apiserver_port", port)
     if number is not None:
@@ -474,23 +491,39 @@ def _runtime_and_network(variables: _Vars, data: dict[str, Any]) -> None:
 
 
 def _unsupported_features(variables: _Vars) -> None:
-    """kube-proxy mode, dual stack and add-ons: what kubespray would do and this deploy does not."""
+    """kube-proxy mode, DNS, dual stack and add-ons: what kubespray would do and this deploy does not."""
     report = variables.report
-    proxy = variables.get("kube_proxy_mode")
+    proxy = variables.peek("kube_proxy_mode")
     if proxy is not None and str(proxy) != "iptables":
         report.warning("key 'kube_proxy_mode'", f"{proxy!r} ignored: kube-proxy runs in iptables mode here")
-    if _truthy(variables.get("enable_dual_stack_networks", False)) or _truthy(variables.get("ipv6_stack", False)):
+    dns = variables.peek("dns_mode")
+    if dns is not None and str(dns) != "coredns":
+        report.warning("key 'dns_mode'", f"{dns!r} ignored: the cluster DNS is kubeadm's CoreDNS here")
+    if _truthy(variables.peek("enable_dual_stack_networks", False)) or _truthy(variables.peek("ipv6_stack", False)):
         report.warning("key 'enable_dual_stack_networks'", "ignored: the cluster is IPv4 only here")
     for key in sorted(variables.raw):
-        if key.endswith("_enabled") and key not in CLUSTER_VARIABLES and _truthy(variables.get(key, False)):
+        if _is_feature_switch(key) and _truthy(variables.peek(key, False)) and _parents_on(variables, key):
             report.warning(f"key {key!r}", "true in kubespray, but this add-on/feature is not deployed here")
+
+
+def _is_feature_switch(key: str) -> bool:
+    """An add-on or feature switch (`*_enabled`, `enable_*`, Multus) that no mapping handles."""
+    switch = key.endswith("_enabled") or key.startswith("enable_") or key == "kube_network_plugin_multus"
+    return switch and key not in CLUSTER_VARIABLES
+
+
+def _parents_on(variables: _Vars, key: str) -> bool:
+    """False for `metallb_speaker_enabled` when `metallb_enabled` is false: the add-on is off anyway."""
+    parts = key.removesuffix("_enabled").split("_")
+    parents = [f"{'_'.join(parts[:n])}_enabled" for n in range(1, len(parts))]
+    return all(_truthy(variables.peek(p, True)) for p in parents if p in variables.raw)
 
 
 def _report_ignored(all_vars: list[dict[str, Any]], report: Report) -> None:
     """One warning naming every variable that has no equivalent here."""
     handled = set(HOST_VARIABLES) | set(CLUSTER_VARIABLES)
     keys = sorted({k for variables in all_vars for k in variables} - handled)
-    keys = [k for k in keys if not k.endswith("_enabled")]
+    keys = [k for k in keys if not _is_feature_switch(k)]  # reported by their value, when on
     if keys:
         report.warning(f"{len(keys)} variable(s)", f"no equivalent here, ignored: {', '.join(keys)}")
 
@@ -516,6 +549,11 @@ def _api_endpoint(
     lb = variables.get("loadbalancer_apiserver")
     kube_vip = _truthy(variables.get("kube_vip_enabled", False)) and variables.get("kube_vip_address")
     apiserver_port = plan.cluster.get("apiserver_port", KUBESPRAY_DEFAULTS["kube_apiserver_port"])
+    if _truthy(variables.peek("loadbalancer_apiserver_localhost", False)):
+        report.warning(
+            "key 'loadbalancer_apiserver_localhost'",
+            "ignored: nodes reach the API servers through the control-plane endpoint here, not a local proxy",
+        )
     if lb is None and not kube_vip:
         if ha:
             report.error(
@@ -535,11 +573,6 @@ def _api_endpoint(
     domain = variables.get("apiserver_loadbalancer_domain_name")
     if port is None:
         return {}
-    if _truthy(variables.get("loadbalancer_apiserver_localhost", False)):
-        report.warning(
-            "key 'loadbalancer_apiserver_localhost'",
-            "ignored: every node reaches the API servers through the shared endpoint here, not a local proxy",
-        )
     chosen = mode
     if mode == "auto":
         chosen = _auto_mode(address, port, domain, bool(kube_vip), ha, cp_ips, node_ips, apiserver_port)
@@ -549,7 +582,14 @@ def _api_endpoint(
 
 
 def _auto_mode(
-    address: Any, port: int, domain: Any, kube_vip: bool, ha: bool, cp_ips: list[str], node_ips: set[Any], apiserver_port: int
+    address: Any,
+    port: int,
+    domain: Any,
+    kube_vip: bool,
+    ha: bool,
+    cp_ips: list[str],
+    node_ips: set[Any],
+    apiserver_port: int,
 ) -> str:
     """'vip' when the address can only be a VIP on the control planes, else 'external'."""
     if kube_vip:
@@ -560,7 +600,9 @@ def _auto_mode(
     return "vip" if ipaddress.IPv4Address(str(address)) in subnet else "external"
 
 
-def _vip(address: Any, port: int, apiserver_port: int, kube_vip: bool, ha: bool, mode: str, report: Report) -> dict[str, Any]:
+def _vip(
+    address: Any, port: int, apiserver_port: int, kube_vip: bool, ha: bool, mode: str, report: Report
+) -> dict[str, Any]:
     """Our VIP: keepalived holds it on the control planes, HAProxy listens on api_lb_port."""
     subject = "key 'loadbalancer_apiserver'"
     if not _is_ipv4(address):

@@ -16,8 +16,9 @@ import argparse
 import pprint
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from pyinfra.api.exceptions import PyinfraError
 
@@ -26,7 +27,15 @@ from interop.exporter import FORMATS, Exported, export_inventory
 from interop.importer import API_LB_MODES, Imported, import_inventory
 from interop.report import Finding, KubesprayError
 
-__all__ = ["Exported", "Imported", "KubesprayError", "export_inventory", "import_inventory", "pyinfra_groups", "write_pyinfra"]
+__all__ = [
+    "Exported",
+    "Imported",
+    "KubesprayError",
+    "export_inventory",
+    "import_inventory",
+    "pyinfra_groups",
+    "write_pyinfra",
+]
 
 PER_HOST_KEYS = ("node_ip", "ssh_hostname", "node_name")
 
@@ -62,7 +71,10 @@ def split_data(imported: Imported) -> tuple[dict[str, Any], list[tuple[str, str,
         for key in sorted(shared_keys)
         if key not in PER_HOST_KEYS and all(d[key] == datas[0][key] for d in datas)
     }
-    hosts = [(h.name, h.role, {k: v for k, v in d.items() if k not in common}) for h, d in zip(imported.hosts, datas)]
+    hosts = [
+        (h.name, h.role, {k: v for k, v in d.items() if k not in common})
+        for h, d in zip(imported.hosts, datas, strict=True)
+    ]
     return common, hosts
 
 
@@ -91,7 +103,7 @@ def render_group_data(imported: Imported, name: str) -> str:
     common, _ = split_data(imported)
     lines = [f'"""Cluster data for {name}.py, imported from the kubespray inventory {imported.source}."""', ""]
     if imported.warnings:
-        lines.append("# What the import could not carry over (see docs/kubespray.md):")
+        lines.append("# Import warnings: what kubespray would do that this deploy does not (docs/kubespray.md).")
         lines += [f"#   - {finding}" for finding in imported.warnings]
         lines.append("")
     lines += [f"{key} = {value!r}" for key, value in common.items()]
@@ -104,7 +116,10 @@ def write_pyinfra(imported: Imported, out: str | Path, name: str, force: bool = 
         raise KubesprayError(f"name {name!r}: expected letters, digits, '-' or '_' (and not 'all')")
     directory = Path(out)
     inventory_file, group_file = directory / f"{name}.py", directory / "group_data" / f"{name}.py"
-    files = {inventory_file: render_inventory(imported, name, inventory_file), group_file: render_group_data(imported, name)}
+    files = {
+        inventory_file: render_inventory(imported, name, inventory_file),
+        group_file: render_group_data(imported, name),
+    }
     existing = [str(p) for p in files if p.exists()]
     if existing and not force:
         raise KubesprayError(f"would overwrite {', '.join(existing)}; pass --force to replace them")
@@ -125,7 +140,9 @@ def parser() -> argparse.ArgumentParser:
     imp.add_argument("inventory", help="kubespray inventory file (INI or YAML) or its directory")
     imp.add_argument("--out", required=True, help="directory for NAME.py and group_data/NAME.py")
     imp.add_argument("--name", help="cluster file name (default: the kubespray inventory's directory name)")
-    imp.add_argument("--api-lb", choices=API_LB_MODES, default="auto", help="how to read loadbalancer_apiserver (default: auto)")
+    imp.add_argument(
+        "--api-lb", choices=API_LB_MODES, default="auto", help="how to read loadbalancer_apiserver (default: auto)"
+    )
     imp.add_argument("--force", action="store_true", help="overwrite existing files")
     exp = commands.add_parser("export", help="pyinfra inventory -> kubespray inventory directory")
     exp.add_argument("inventory", help="our inventory file, e.g. inventories/test.py")

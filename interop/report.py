@@ -46,10 +46,12 @@ class Report:
 
     @property
     def errors(self) -> list[Finding]:
+        """The findings that stop a conversion."""
         return [f for f in self.findings if f.level == ERROR]
 
     @property
     def warnings(self) -> list[Finding]:
+        """The findings that are only reported."""
         return [f for f in self.findings if f.level == WARNING]
 
     def raise_errors(self, what: str) -> None:

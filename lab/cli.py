@@ -43,6 +43,20 @@ def cmd_ssh(opts: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_stop(opts: argparse.Namespace) -> int:
+    """Power a node off, keeping its disk."""
+    from lab import core
+    core.stop_node(opts.node)
+    return 0
+
+
+def cmd_start(opts: argparse.Namespace) -> int:
+    """Boot a powered-off node again."""
+    from lab import core
+    core.start_node(opts.node)
+    return 0
+
+
 def cmd_deps(opts: argparse.Namespace) -> int:
     """Install host dependencies."""
     from lab import deps
@@ -70,6 +84,11 @@ def parser() -> argparse.ArgumentParser:
     ssh.add_argument("node")
     ssh.add_argument("command", nargs=argparse.REMAINDER)
     ssh.set_defaults(func=cmd_ssh)
+    for name, func, text in (("stop", cmd_stop, "power a node off (its disk is kept)"),
+                             ("start", cmd_start, "boot a powered-off node again")):
+        node_cmd = sub.add_parser(name, help=text)
+        node_cmd.add_argument("node")
+        node_cmd.set_defaults(func=func)
     sub.add_parser("deps", help="apt-get install the host's dependencies").set_defaults(func=cmd_deps)
     bench = sub.add_parser("bench", help="time base build, lab up, first converge and no-op re-run")
     bench.add_argument("topologies", nargs="*", default=["1+4", "3+3"])

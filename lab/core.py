@@ -53,6 +53,31 @@ def up(topology: str, workers: int | None = None) -> dict[str, float]:
     return timings
 
 
+def stop_node(name: str) -> None:
+    """Power one node off (clean shutdown), keeping its disk: what a failure drill needs."""
+    lab = state.load()
+    node = lab.node(name)
+    if procs.is_nspawn_of(node.pid, node.name):
+        procs.terminate([node.pid])  # type: ignore[list-item]
+    network.delete_netns(config.NODE_NS_PREFIX + node.name)
+    quiet(["ip", "-n", config.NET_NS, "link", "del", network.veth_name(node.name)])
+    quiet(["rm", "-rf", str(config.PROPAGATE_DIR / node.name)])
+    log(f"{node.name} powered off")
+
+
+def start_node(name: str) -> None:
+    """Boot a powered-off node again from its own disk."""
+    lab = state.load()
+    node = lab.node(name)
+    if procs.is_nspawn_of(node.pid, node.name):
+        return
+    nodes.prepare(node, sshconf.ensure_key().with_suffix(".pub").read_text())
+    node.pid = nodes.launch(node)
+    state.save(lab)
+    nodes.attach(node)
+    log(f"{node.name} {node.ip}: {nodes.wait_ready(node)}")
+
+
 def drop_dead_nodes(lab: LabState) -> None:
     """Forget (and clean) nodes whose nspawn is gone, so `up` recreates them."""
     for node in list(lab.nodes):

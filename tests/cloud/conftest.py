@@ -7,22 +7,18 @@ import logging
 import os
 import socket
 import urllib.request
+from collections.abc import Iterator
 from contextlib import redirect_stderr
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pyinfra_cli  # noqa: F401  (gevent's monkey.patch_all(): must run before boto3 imports ssl)
-import boto3
 import pytest
 
-pytest.importorskip("moto.server", reason="needs moto[server] (the test extra)")
-from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
-from moto.server import ThreadedMotoServer  # noqa: E402
-from moto.ssm.models import Parameter, ssm_backends  # noqa: E402
-
-from cloud import aws, session, spec  # noqa: E402
+# Test modules skip themselves without these: `pytest.importorskip(...)` before importing `cloud`.
+NEEDS = "needs boto3 and moto[server] (the aws and test extras)"
 
 REGION = "us-east-1"
 OPERATOR_CIDR = "203.0.113.0/24"
@@ -37,6 +33,8 @@ def _free_port() -> int:
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
     """A moto server bound to 127.0.0.1 on a free port, for the whole session."""
+    from moto.server import ThreadedMotoServer
+
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     port = _free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -60,6 +58,8 @@ class Aws:
         """Run `python -m cloud.aws ARGV` in-process: exit code, stdout lines, stderr."""
         lines: list[str] = []
         err = io.StringIO()
+        from cloud import aws
+
         with redirect_stderr(err):
             rc = aws.run(list(argv), echo=lines.append)
         return rc, lines, err.getvalue()
@@ -67,8 +67,16 @@ class Aws:
     def up(self, cluster: str = "demo", topology: str = "1+4", *extra: str) -> tuple[int, list[str], str]:
         """`up` with the test's key and operator CIDR."""
         return self.cli(
-            "up", "--cluster", cluster, "--topology", topology, "--ssh-cidr", OPERATOR_CIDR,
-            "--public-key", str(self.public_key), *extra,
+            "up",
+            "--cluster",
+            cluster,
+            "--topology",
+            topology,
+            "--ssh-cidr",
+            OPERATOR_CIDR,
+            "--public-key",
+            str(self.public_key),
+            *extra,
         )
 
     def snapshot(self) -> dict[str, list[str]]:
@@ -78,7 +86,9 @@ class Aws:
             "vpcs": sorted(v["VpcId"] for v in ec2.describe_vpcs()["Vpcs"]),
             "subnets": sorted(s["SubnetId"] for s in ec2.describe_subnets()["Subnets"]),
             "security_groups": sorted(g["GroupId"] for g in ec2.describe_security_groups()["SecurityGroups"]),
-            "internet_gateways": sorted(g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]),
+            "internet_gateways": sorted(
+                g["InternetGatewayId"] for g in ec2.describe_internet_gateways()["InternetGateways"]
+            ),
             "route_tables": sorted(t["RouteTableId"] for t in ec2.describe_route_tables()["RouteTables"]),
             "key_pairs": sorted(k["KeyName"] for k in ec2.describe_key_pairs()["KeyPairs"]),
             "instances": sorted(
@@ -97,6 +107,9 @@ def _reset(url: str) -> None:
 
 def _seed_public_parameter(name: str, value: str) -> None:
     """Create AWS's public SSM parameter inside moto (put_parameter refuses '/aws/' names)."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ssm.models import Parameter, ssm_backends
+
     parameters = ssm_backends[DEFAULT_ACCOUNT_ID][REGION]._parameters
     parameters[name].append(
         Parameter(
@@ -107,7 +120,7 @@ def _seed_public_parameter(name: str, value: str) -> None:
             description=None,
             allowed_pattern=None,
             keyid=None,
-            last_modified_date=datetime.now(timezone.utc),
+            last_modified_date=datetime.now(UTC),
             version=1,
             data_type="text",
         )
@@ -141,11 +154,17 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> A
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name in ("NO_PROXY", "no_proxy"):  # loopback only, never through a proxy
         monkeypatch.setenv(name, "127.0.0.1,localhost")
+    from cloud import session, spec
+
     monkeypatch.setattr(session, "POLL_SECONDS", 0)
     _reset(moto_url)
+    import boto3
+
     ec2 = boto3.client("ec2", region_name=REGION, endpoint_url=moto_url)
     image_id = ec2.register_image(
-        Name="debian-12-amd64-test", Architecture="x86_64", RootDeviceName="/dev/xvda",
+        Name="debian-12-amd64-test",
+        Architecture="x86_64",
+        RootDeviceName="/dev/xvda",
         BlockDeviceMappings=[{"DeviceName": "/dev/xvda", "Ebs": {"VolumeSize": 8}}],
     )["ImageId"]
     _seed_public_parameter(spec.DEBIAN_12_PARAMETER, image_id)

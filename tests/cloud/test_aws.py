@@ -6,6 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+pytest.importorskip("boto3", reason="needs the aws extra (boto3)")
+pytest.importorskip("moto.server", reason="needs moto[server] (the test extra)")
 from pyinfra.api import State
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.context import ctx_state
@@ -43,9 +46,17 @@ def aws_inventory() -> Any:
 
 def expected_rules(group_id: str) -> set[tuple[str, int, int, str]]:
     self_rules = {
-        ("tcp", 6443, 6443), ("tcp", 16443, 16443), ("tcp", 2379, 2380), ("tcp", 10250, 10250),
-        ("tcp", 10257, 10257), ("tcp", 10259, 10259), ("tcp", 30000, 32767), ("udp", 30000, 32767),
-        ("udp", 4789, 4789), ("tcp", 179, 179), ("tcp", 5473, 5473),
+        ("tcp", 6443, 6443),
+        ("tcp", 16443, 16443),
+        ("tcp", 2379, 2380),
+        ("tcp", 10250, 10250),
+        ("tcp", 10257, 10257),
+        ("tcp", 10259, 10259),
+        ("tcp", 30000, 32767),
+        ("udp", 30000, 32767),
+        ("udp", 4789, 4789),
+        ("tcp", 179, 179),
+        ("tcp", 5473, 5473),
     }
     return {(p, lo, hi, group_id) for p, lo, hi in self_rules} | {("tcp", 22, 22, OPERATOR_CIDR)}
 
@@ -105,7 +116,8 @@ def test_up_resets_drifted_rules(aws_env: Aws) -> None:
     (group,) = found().security_groups
     gid = group["GroupId"]
     aws_env.ec2.authorize_security_group_ingress(
-        GroupId=gid, IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}]
+        GroupId=gid,
+        IpPermissions=[{"IpProtocol": "tcp", "FromPort": 22, "ToPort": 22, "IpRanges": [{"CidrIp": "0.0.0.0/0"}]}],
     )
     rules = aws_env.ec2.describe_security_group_rules(Filters=[{"Name": "group-id", "Values": [gid]}])
     vxlan = [r["SecurityGroupRuleId"] for r in rules["SecurityGroupRules"] if r["FromPort"] == 4789]

@@ -146,7 +146,9 @@ def test_vault_values_and_files_are_flagged_not_read(tmp_path: Path) -> None:
         {
             "hosts": "[web]\na\n",
             "group_vars/web/secret.yml": "$ANSIBLE_VAULT;1.1;AES256\n6162\n",
-            "group_vars/web/vars.yml": "token: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\nplain: !unsafe '{{ x }}'\n",
+            "group_vars/web/vars.yml": (
+                "token: !vault |\n  $ANSIBLE_VAULT;1.1;AES256\n  6162\nplain: !unsafe '{{ x }}'\n"
+            ),
         },
     )
     ours = ansible_inventory.load(root / "hosts")

@@ -198,13 +198,18 @@ def cmd_version(opts: argparse.Namespace, client: standin.Client | None) -> int:
 
 
 def cmd_delete(opts: argparse.Namespace, client: standin.Client) -> int:
-    """delete node NAME."""
+    """delete node NAME | delete secret kubeadm-certs (-n kube-system)."""
     if opts.args[:1] in (["node"], ["nodes"]):
         for name in opts.args[1:]:
             client.call("DELETE", f"/api/v1/nodes/{name}")
             print(f'node "{name}" deleted')
         return 0
-    raise Fail("the stand-in kubectl deletes nodes only")
+    if opts.args[:2] in (["secret", "kubeadm-certs"], ["secrets", "kubeadm-certs"]):
+        # the certificates `kubeadm init phase upload-certs` stored (and their key)
+        client.call("DELETE", "/standin/v1/certkey")
+        print('secret "kubeadm-certs" deleted')
+        return 0
+    raise Fail("the stand-in kubectl deletes nodes and the kubeadm-certs secret only")
 
 
 def parser() -> argparse.ArgumentParser:
@@ -224,6 +229,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--timeout", default="30s")
     p.add_argument("--client", action="store_true")
     p.add_argument("--request-timeout")
+    p.add_argument("--ignore-not-found", action="store_true")
     p.add_argument("-v", "--v", dest="verbosity")
     return p
 
