@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,7 +56,10 @@ def cluster(request: pytest.FixtureRequest) -> targets.Cluster:
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Label each check with its host; keep a host's checks on one xdist worker (one SSH connection)."""
+    here = Path(__file__).parent
     for item in items:
+        if here not in item.path.parents:
+            continue
         params = getattr(getattr(item, "callspec", None), "params", {})
         host = params.get("node") or params.get("control_plane") or "cluster"
         check = params.get("check")
