@@ -1,6 +1,7 @@
 # kubeadm-pyinfra: every command a user or CI needs. `make help` lists them.
 PYTHON ?= python3
-PYINFRA ?= $(PYTHON) -m pyinfra
+# the console script: `python -m pyinfra` patches gevent too late for paramiko ProxyCommand
+PYINFRA ?= pyinfra
 INVENTORY ?= inventories/lab.py
 TOPOLOGY ?= 3+3
 APT_PACKAGES = haproxy keepalived vagrant

@@ -28,7 +28,10 @@ pytestmark = [
 REPO = Path(__file__).resolve().parents[2]
 VIP = "10.77.0.100"
 HEALTHZ = f"curl -sk --max-time 1 https://{VIP}:16443/healthz"
-DEPLOY = [sys.executable, "-m", "pyinfra", "-y", "inventories/lab.py", "deploys/cluster.py"]
+# The console script: `python -m pyinfra` imports pyinfra before gevent patches the
+# process, and paramiko's ProxyCommand (the lab's SSH path) then hangs.
+PYINFRA = shutil.which("pyinfra") or str(Path(sys.executable).with_name("pyinfra"))
+DEPLOY = [PYINFRA, "-y", "inventories/lab.py", "deploys/cluster.py"]
 
 
 def deploy(*extra: str) -> str:
