@@ -1,7 +1,7 @@
 # kubeadm-pyinfra: every command a user or CI needs. `make help` lists them.
 PYTHON ?= python3
 # the console script: `python -m pyinfra` patches gevent too late for paramiko ProxyCommand
-PYINFRA ?= pyinfra
+PYINFRA ?= $(shell $(PYTHON) -c 'import sys, pathlib; print(pathlib.Path(sys.executable).with_name("pyinfra"))')
 INVENTORY ?= inventories/lab.py
 TOPOLOGY ?= 3+3
 APT_PACKAGES = haproxy keepalived vagrant

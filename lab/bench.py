@@ -10,11 +10,11 @@ import sys
 import time
 from pathlib import Path
 
-from lab import base, core
+from lab import base, config, core
 from lab.run import log
 
 REPO = Path(__file__).resolve().parents[1]
-DEPLOY = ["pyinfra", "-y", "inventories/lab.py", "deploys/cluster.py"]
+DEPLOY = config.DEPLOY
 COMMAND_RE = re.compile(r"Running command on ([^:\s]+):")
 
 

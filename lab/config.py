@@ -45,3 +45,9 @@ BASE_INCLUDE = (
     "systemd", "systemd-sysv", "openssh-server", "python3", "iproute2", "dbus",
     "ca-certificates", "iputils-ping", "procps", "netcat-openbsd", "sudo", "less",
 )
+
+# pyinfra's console script beside this Python: `python -m pyinfra` imports pyinfra before
+# gevent patches the process, and paramiko's ProxyCommand (the lab's SSH path) then hangs.
+REPO = Path(__file__).resolve().parents[1]
+PYINFRA = str(Path(__import__("sys").executable).with_name("pyinfra"))
+DEPLOY = [PYINFRA, "-y", "inventories/lab.py", "deploys/cluster.py"]

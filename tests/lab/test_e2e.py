@@ -2,33 +2,16 @@
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from lab import config, core, procs, state
-from lab.sshconf import ssh
+from tests.labtools import REQUIRES_LAB, deploy, on
 
-pytestmark = [
-    pytest.mark.lab,
-    pytest.mark.skipif(os.geteuid() != 0 or shutil.which("systemd-nspawn") is None,
-                       reason="the lab needs root and systemd-nspawn (python -m lab deps)"),
-]
-REPO = Path(__file__).resolve().parents[2]
+pytestmark = REQUIRES_LAB
 ADMIN = "--kubeconfig /etc/kubernetes/admin.conf"
-
-
-def deploy(*extra: str) -> str:
-    """Run the real deploy into the lab; fail the test with its output if it fails."""
-    res = subprocess.run(["pyinfra", "-y", "inventories/lab.py", "deploys/cluster.py", *extra], cwd=REPO,
-                         capture_output=True, text=True, timeout=600)
-    out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-6000:]
-    return out
 
 
 def changed(output: str) -> int:
@@ -36,13 +19,6 @@ def changed(output: str) -> int:
     row = [line for line in output.splitlines() if "Grand total" in line][-1]
     success = row.split()[3]
     return 0 if success == "-" else int(success)
-
-
-def on(node: str, command: str) -> str:
-    """Run a command on a lab node and return stdout (must succeed)."""
-    res = ssh(node, command, timeout=120)
-    assert res.returncode == 0, f"{node}: {command}: {res.stderr}"
-    return res.stdout
 
 
 def registered_nodes(first_cp: str) -> set[str]:
