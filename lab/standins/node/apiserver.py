@@ -2,7 +2,8 @@
 """TEST DOUBLE of kube-apiserver for the lab: real TLS, /healthz, /version, discovery, a node registry.
 
 Not Kubernetes. The first control plane keeps the registry; the others forward every
-registry request to it, so all control planes agree.
+registry request to it, so all control planes agree, and pull a copy of it every second
+(as etcd members hold the data), from which they answer reads while the first is down.
 """
 
 from __future__ import annotations
@@ -149,6 +150,8 @@ def route(method: str, path: str, query: dict, body: Any, who: dict) -> Any:
         STORE["certkey"] = None
         save_store()
         return {}
+    if path == "/standin/v1/replica" and method == "GET":
+        return STORE
     if path == "/standin/v1/apply" and method == "POST":
         return apply(body)
     if path == "/standin/v1/objects" and method == "GET":
@@ -246,7 +249,12 @@ class Handler(BaseHTTPRequestHandler):
                 return self.reply(200, cluster_info())
             who = self.identity()
             if CONF.get("primary"):
-                return self.forward(method, raw, who)
+                try:
+                    return self.forward(method, raw, who)
+                except (urllib.error.URLError, OSError) as exc:  # the first control plane is down
+                    if method != "GET":
+                        raise ApiError(503, f"the first control plane is unreachable ({exc}); reads only") from None
+                    standin.log_line(f"apiserver: primary unreachable, answering {url.path} from the replica")
             body = json.loads(raw) if raw else None
             with LOCK:
                 result = route(method, url.path, parse_qs(url.query), body, who)
@@ -272,12 +280,10 @@ class Handler(BaseHTTPRequestHandler):
 
     def forward(self, method: str, raw: bytes, who: dict) -> None:
         """Send a registry request on to the first control plane."""
-        ctx = ssl.create_default_context(cafile=str(standin.PKI / "ca.crt"))
-        ctx.load_cert_chain(str(standin.STANDIN_DIR / "forward.crt"), str(standin.STANDIN_DIR / "forward.key"))
         req = urllib.request.Request(CONF["primary"] + self.path, data=raw or None, method=method,
                                      headers={"Content-Type": "application/json", "X-Standin-Who": json.dumps(who)})
         try:
-            with urllib.request.urlopen(req, context=ctx, timeout=15) as resp:
+            with urllib.request.urlopen(req, context=forward_context(), timeout=3) as resp:
                 self.reply(resp.status, resp.read())
         except urllib.error.HTTPError as exc:
             self.reply(exc.code, exc.read())
@@ -296,6 +302,30 @@ class Handler(BaseHTTPRequestHandler):
 
     def do_DELETE(self) -> None:
         self.handle_any("DELETE")
+
+
+def forward_context() -> ssl.SSLContext:
+    """TLS client context of a secondary talking to the first control plane."""
+    ctx = ssl.create_default_context(cafile=str(standin.PKI / "ca.crt"))
+    ctx.load_cert_chain(str(standin.STANDIN_DIR / "forward.crt"), str(standin.STANDIN_DIR / "forward.key"))
+    return ctx
+
+
+def replicate_forever() -> None:
+    """On a secondary: copy the first control plane's registry every second (kept on disk too)."""
+    who = json.dumps({"user": "kube-apiserver-standin-forward", "admin": True, "node": False})
+    while True:
+        try:
+            req = urllib.request.Request(CONF["primary"] + "/standin/v1/replica", headers={"X-Standin-Who": who})
+            with urllib.request.urlopen(req, context=forward_context(), timeout=3) as resp:
+                data = json.loads(resp.read())
+            with LOCK:
+                STORE.clear()
+                STORE.update(data)
+                save_store()
+        except (urllib.error.URLError, OSError, ValueError):
+            pass  # the first control plane is down: keep the last copy
+        time.sleep(1)
 
 
 def version() -> dict:
@@ -326,8 +356,9 @@ class Server(ThreadingHTTPServer):
 def main() -> None:
     """Serve until stopped."""
     CONF.update(json.loads(standin.APISERVER_CONF.read_text()))
-    if not CONF.get("primary"):
-        load_store()
+    load_store()
+    if CONF.get("primary"):
+        threading.Thread(target=replicate_forever, daemon=True).start()
     tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     tls.load_cert_chain(str(standin.PKI / "apiserver.crt"), str(standin.PKI / "apiserver.key"))
     tls.verify_mode = ssl.CERT_OPTIONAL
