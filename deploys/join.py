@@ -58,7 +58,11 @@ def _kubeadm_join(cluster: Cluster):
     if not host.state.is_executing:
         creds = JoinCredentials("<fresh token>", "<CA hash>", "<fresh key>" if node.is_control_plane else None)
     else:
-        creds = credentials(cluster, control_plane=node.is_control_plane)
+        try:
+            creds = credentials(cluster, control_plane=node.is_control_plane)
+        except OperationError as exc:  # this node cannot join now; the others carry on
+            yield ops.fail(str(exc))
+            return
     yield join_command(cluster, node, creds)
     if host.state.is_executing:
         state.files[KUBELET_CONF] = ("600", "?")
@@ -111,6 +115,8 @@ def credentials(cluster: Cluster, control_plane: bool) -> JoinCredentials:
 def _on_first_control_plane(cluster: Cluster, command: str) -> str:
     """Run COMMAND on the first control plane (connecting if --limit left it out); its stdout."""
     first = host.state.inventory.get_host(cluster.first_control_plane.name)
+    if first in host.state.failed_hosts:
+        raise OperationError(f"not joining: the first control plane {first.name} failed earlier in this run")
     if not first.connected:
         first.connect(reason="to make join credentials", raise_exceptions=True)
     arguments = pop_global_arguments(host.state, first, {})[0]

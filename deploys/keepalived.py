@@ -63,7 +63,7 @@ def install(cluster: Cluster) -> None:
 def config_text(cluster: Cluster, node: Node) -> str:
     """keepalived.conf for NODE, on the interface given or the one holding its node IP."""
     interface = node.keepalived_interface or node_state(host, node.node_ip).node_ip_interface
-    if not interface:
+    if not interface:  # raised at execution: pyinfra fails this host with the message
         raise OperationError(
             f"host {host.name!r}: no interface holds node_ip {node.node_ip}; "
             "set 'keepalived_interface' or fix 'node_ip'"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shlex
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Sequence
 
@@ -45,8 +46,11 @@ def packages(
     if changed(sources_changed):
         state.apt_updated = False
     missing = [name for name, version in wanted.items() if not state.installed(name, version)]
-    if state.dpkg_interrupted:  # an earlier run was killed during an install
-        yield f"{APT_ENV} dpkg --configure -a"
+    if state.dpkg_interrupted:  # an earlier run was killed during an install, which may still run
+        yield (
+            f"n=0; until {APT_ENV} dpkg --configure -a; do n=$((n + 1)); "
+            '[ "$n" -lt 150 ] || exit 1; sleep 2; done'
+        )
         if _executing():
             state.dpkg_interrupted = False
     if missing:
@@ -204,6 +208,11 @@ def fetch_private(node_ip: str, src: str, dest: str) -> Iterator[object]:
         path.touch(mode=0o600, exist_ok=True)
         path.chmod(0o600)
     yield FileDownloadCommand(src, str(path))
+
+
+def fail(message: str) -> StringCommand:
+    """A command that fails this host with MESSAGE (pyinfra reports it like any failed command)."""
+    return StringCommand("echo", shlex.quote(f"error: {message}"), ">&2;", "exit", "1")
 
 
 def only(flag: bool) -> Callable[[], bool]:

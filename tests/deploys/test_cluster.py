@@ -128,5 +128,6 @@ def test_interrupted_package_run_is_repaired_first(private: dict[str, Any]) -> N
     inv = plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, **private)
     commands = plan.run(inv).commands("k8s-test-worker0")
     install = next(i for i, c in enumerate(commands) if " install -y " in c)
-    assert commands.index("DEBIAN_FRONTEND=noninteractive dpkg --configure -a") < install
+    repair = next(i for i, c in enumerate(commands) if "dpkg --configure -a" in c)
+    assert repair < install and "sleep 2" in commands[repair]  # waits for a still-running dpkg
     assert "DPkg::Lock::Timeout" in commands[install]

@@ -33,3 +33,13 @@ def test_single_control_plane_has_no_control_plane_join(test_plan: plan.Plan) ->
     assert test_plan.hosts_of("Control plane joins") == []
     assert test_plan.hosts_of("Worker joins") == [f"k8s-test-worker{i}" for i in range(4)]
     assert test_plan.state._kubeadm_pyinfra_join["creds"].certificate_key is None
+
+
+def test_no_join_when_the_first_control_plane_failed(private: dict) -> None:
+    """kubeadm init failed: no node tries to join; each says why."""
+    responses = {"kubeadm init": {"success": False, "stderr": "preflight failed"}, **plan.fresh_host()}
+    p = plan.run(plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, **private))
+    assert p.hosts_of("Worker joins") == [f"k8s-test-worker{i}" for i in range(4)]
+    (failed,) = [c for c in p.commands("k8s-test-worker0") if "error:" in c]
+    assert "not joining: the first control plane @fake/k8s-test-cp0 failed earlier in this run" in failed
+    assert not any("kubeadm join" in c for c in p.commands("k8s-test-worker1"))
