@@ -17,12 +17,19 @@ import pytest
 
 from lab import config, core, state
 from lab.sshconf import ssh
+from tests.drills.conftest import FIGURES
 from tests.labtools import REQUIRES_LAB, deploy, on
 
 pytestmark = REQUIRES_LAB
 VIP = "10.77.0.100"
 HEALTHZ = f"curl -sk --max-time 1 https://{VIP}:16443/healthz"
 
+
+
+def figure(line: str) -> None:
+    """Print a drill's figure now (-s) and in the run's summary."""
+    print(f"\n[drill] {line}")
+    FIGURES.append(line)
 
 
 def deploy_killed_at(marker: str, delay: float) -> None:
@@ -39,7 +46,7 @@ def deploy_killed_at(marker: str, delay: float) -> None:
             break
     proc.wait(timeout=60)
     assert any(marker in line for line in seen), "".join(seen)[-4000:]
-    print(f"\n[drill] deploy killed {delay:.1f}s after: {marker}")
+    figure(f"deploy killed {delay:.1f}s after: {marker}")
 
 
 def verify(*extra: str) -> tuple[int, str]:
@@ -117,8 +124,8 @@ def test_vip_failover_when_haproxy_stops(ha_lab: list[str]) -> None:
     moved = wait_until(lambda: vip_holder([cp for cp in ha_lab if cp != holder]) != [], timeout=15)
     answered = wait_until(lambda: ssh(watcher, HEALTHZ, timeout=10).stdout == "ok", timeout=15)
     total = time.monotonic() - start
-    print(f"\n[drill] VIP failover: VIP left {holder} and moved in {moved:.2f}s; "
-          f"https://{VIP}:16443/healthz answered again after {total:.2f}s")
+    figure(f"VIP failover: VIP left {holder} and moved in {moved:.2f}s; "
+           f"https://{VIP}:16443/healthz answered again after {total:.2f}s (floor: under 5 s)")
     assert vip_holder(ha_lab) != [holder] and len(vip_holder(ha_lab)) == 1
     assert total < 5.0, f"failover took {total:.2f}s (floor: under 5 s)"
     assert answered >= 0
@@ -133,7 +140,7 @@ def test_control_plane_powered_off(ha_lab: list[str]) -> None:
     try:
         took = wait_until(lambda: ssh("lab-w1", HEALTHZ, timeout=10).stdout == "ok"
                           and len(vip_holder([cp for cp in ha_lab if cp != holder])) == 1, timeout=30)
-        print(f"\n[drill] control plane {holder} powered off: VIP and API path back after {took:.2f}s")
+        figure(f"control plane {holder} powered off: VIP and API path answering after {took:.2f}s")
         code, out = verify()
         assert code != 0
         assert failing(out) == {holder: {"test_node_up"}}, out[-4000:]
@@ -154,7 +161,9 @@ def test_join_after_credentials_expired(ha_lab: list[str]) -> None:
     core.up("3+3", workers=lab.workers + 1)
     new = [n.name for n in state.load().nodes if n.name not in {x.name for x in lab.nodes}]
     assert len(new) == 1
+    start = time.monotonic()
     deploy("--limit", new[0])
+    figure(f"credentials expired: {new[0]} added and joined with --limit in {time.monotonic() - start:.1f}s")
     assert new[0] in on(first, f"kubectl {admin} get nodes")
     assert_verified()
 
@@ -174,7 +183,7 @@ def test_interrupted_deploy_converges(moment: str, marker: str, delay: float) ->
         deploy_killed_at(marker, delay)
         start = time.monotonic()
         deploy()
-        print(f"\n[drill] deploy killed {moment}: next run converged in {time.monotonic() - start:.1f}s")
+        figure(f"deploy killed {moment}: the next run converged in {time.monotonic() - start:.1f}s")
         assert_verified()
     finally:
         assert core.down() == []
