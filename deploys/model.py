@@ -276,8 +276,6 @@ def _cluster_values(
                     f"key {key!r}: {values[key]!r} on host {source[key]!r} but {value!r} on host "
                     f"{host.name!r}; a cluster-wide key must be the same on every host"
                 )
-    if not hosts:
-        values = dict(table)
     return values
 
 
