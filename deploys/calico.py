@@ -1,4 +1,11 @@
-"""Calico through the tigera-operator: the pinned operator manifest, then an Installation."""
+"""Calico through the tigera-operator: its CRDs, the pinned operator manifest, then an Installation.
+
+Calico >= 3.30 ships the operator's CRDs apart, in manifests/operator-crds.yaml, and
+tigera-operator.yaml holds none (projectcalico/calico v3.30.3 and v3.31.7, manifests/); older
+releases carry them in tigera-operator.yaml. The CRDs are applied server-side (2.6 MB: too big
+for client-side apply's last-applied annotation), then the operator, then every CRD the
+Installation and APIServer use must be established before they are applied.
+"""
 
 from __future__ import annotations
 
@@ -13,19 +20,30 @@ from deploys.model import Cluster
 from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {
-    "calico_version": "v3.30.3",
+    "calico_version": "v3.31.7",
     "calico_encapsulation": "VXLANCrossSubnet",
     "calico_operator_manifest_url": (
         "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/tigera-operator.yaml"
     ),
+    "calico_crds_manifest_url": (
+        "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/operator-crds.yaml"
+    ),
     "calico_registry": None,  # image registry mirror for Calico's images; None = upstream
     "calico_interface": None,  # node address autodetection by interface regex; None = the node IP
 }
+# The custom resources this deploy applies, by the CRD that defines each.
+CRDS = ("installations.operator.tigera.io", "apiservers.operator.tigera.io")
 
 
-def manifest_url(cluster: Cluster) -> str:
-    """The operator manifest URL of the pinned Calico version."""
-    return str(cluster.setting("calico_operator_manifest_url")).format(version=cluster.setting("calico_version"))
+def separate_crds(version: str) -> bool:
+    """Whether this Calico release ships its operator CRDs in operator-crds.yaml (3.30 and later)."""
+    major, minor = (int(part) for part in version.lstrip("v").split(".")[:2])
+    return (major, minor) >= (3, 30)
+
+
+def manifest_url(cluster: Cluster, key: str = "calico_operator_manifest_url") -> str:
+    """A manifest URL (operator or CRDs) of the pinned Calico version."""
+    return str(cluster.setting(key)).format(version=cluster.setting("calico_version"))
 
 
 def installation(cluster: Cluster) -> str:
@@ -35,10 +53,27 @@ def installation(cluster: Cluster) -> str:
 
 @deploy("Calico", data_defaults=DEFAULTS)
 def install(cluster: Cluster) -> None:
-    """Ensure the tigera-operator and Calico's Installation are applied, from the first control plane."""
+    """Ensure Calico's CRDs, the tigera-operator and the Installation are applied, from the first control plane."""
     node = cluster.node(host.name)
     first = ops.only(node.name == cluster.first_control_plane.name)
     version = cluster.setting("calico_version")
+    if separate_crds(version):  # cluster-wide: the same operations on every host
+        crds_path = f"{ADDONS}/calico-crds-{version}.yaml"
+        ops.download(
+            name=f"Calico {version} CRDs manifest",
+            node_ip=node.node_ip,
+            url=manifest_url(cluster, "calico_crds_manifest_url"),
+            dest=crds_path,
+            _if=first,
+        )
+        ops.kubectl_apply(
+            name="Calico CRDs applied",
+            node_ip=node.node_ip,
+            path=crds_path,
+            stamp=f"calico-crds-{version}",
+            server_side=True,
+            _if=first,
+        )
     operator_path = f"{ADDONS}/tigera-operator-{version}.yaml"
     ops.download(
         name=f"tigera-operator {version} manifest",
@@ -53,7 +88,7 @@ def install(cluster: Cluster) -> None:
         path=operator_path,
         stamp=f"tigera-operator-{version}",
         server_side=True,
-        wait_crd="installations.operator.tigera.io",
+        wait_crds=CRDS,
         _if=first,
     )
     content = installation(cluster)

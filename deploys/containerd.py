@@ -1,4 +1,12 @@
-"""containerd: the CRI, configured for the kubelet (systemd cgroups, the release's pause image)."""
+"""containerd: the CRI from upstream's release archives (with runc and the CNI plugins), configured for the kubelet.
+
+Installed the way kubespray does it (roles/container-engine/containerd, roles/download): the
+release archive of the pinned version, checked against a pinned SHA-256, unpacked into
+/usr/local, with upstream's systemd unit. Distribution packages lag behind what Kubernetes
+supports (Debian 12 ships containerd 1.6, end of life; Kubernetes 1.36+ needs 2.x: containerd
+RELEASES.md, "Kubernetes Support"); a Debian `containerd` package found installed is replaced.
+Every URL is a mirror knob: `{version}` and `{arch}` are filled in.
+"""
 
 from __future__ import annotations
 
@@ -11,51 +19,133 @@ from deploys.model import Cluster
 from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {
-    "containerd_version": None,  # exact package version to pin; None = the distribution's, then held
+    "containerd_version": "2.3.4",
+    "containerd_download_url": (
+        "https://github.com/containerd/containerd/releases/download/v{version}/containerd-{version}-linux-{arch}.tar.gz"
+    ),
+    "containerd_sha256": None,  # None = the pinned digest in CHECKSUMS for the version and architecture
+    "runc_version": "1.4.3",
+    "runc_download_url": "https://github.com/opencontainers/runc/releases/download/v{version}/runc.{arch}",
+    "runc_sha256": None,
+    "cni_plugins_version": "1.9.1",
+    "cni_plugins_download_url": (
+        "https://github.com/containernetworking/plugins/releases/download/v{version}/cni-plugins-linux-{arch}-v{version}.tgz"
+    ),
+    "cni_plugins_sha256": None,
+    # One mirror for every registry the cluster pulls from (containerd certs.d hosts.toml);
+    # "{registry}" in the URL becomes the upstream registry's name (path-based proxies).
+    "registry_mirror": None,
+}
+# Upstream registries the cluster pulls from: kubeadm's images, Calico's operator and its images.
+MIRRORED_REGISTRIES = {
+    "registry.k8s.io": "https://registry.k8s.io",
+    "quay.io": "https://quay.io",
+    "docker.io": "https://registry-1.docker.io",
 }
 CONFIG = watch("/etc/containerd/config.toml")
+UNIT = watch("/etc/systemd/system/containerd.service")
+CRICTL = watch("/etc/crictl.yaml")
+SOCKET = "unix:///run/containerd/containerd.sock"
+RUNC = "/usr/local/sbin/runc"
+CNI_BIN = "/opt/cni/bin"
+
+# Replace each file atomically (a running binary cannot be overwritten in place: "Text file busy").
+_SWAP_IN = 'for f in "$src"/*; do b=$(basename "$f"); install -m 755 "$f" "$dst/.$b.new"; mv -f "$dst/.$b.new" "$dst/$b"; done'
+INSTALL = {
+    "containerd": 'src=$(mktemp -d); trap \'rm -rf "$src"\' EXIT; tar -xzf "$1" -C "$src"; src="$src/bin"; '
+    "dst=/usr/local/bin; " + _SWAP_IN,
+    "runc": f'install -d -m 755 {RUNC.rsplit("/", 1)[0]}; install -m 755 "$1" {RUNC}.new; mv -f {RUNC}.new {RUNC}',
+    "cni_plugins": 'src=$(mktemp -d); trap \'rm -rf "$src"\' EXIT; tar -xzf "$1" -C "$src"; '
+    f"dst={CNI_BIN}; install -d -m 755 $dst; " + _SWAP_IN,
+}
 
 
-def config_version(containerd_version: str | None) -> int:
-    """containerd's config schema: 2 for containerd 1.x, 3 for 2.x."""
-    major = (containerd_version or "1").split(":")[-1].split(".")[0]
+def config_version(containerd_version: str) -> int:
+    """containerd's config schema: 2 for containerd 1.x, 3 for 2.x (docs/PLUGINS.md, config migration)."""
+    major = containerd_version.split(".")[0]
     return 3 if major.isdigit() and int(major) >= 2 else 2
 
 
-def installed_version(node_ip: str) -> str | None:
-    """containerd's package version: from the one look, or (installed during this run) from dpkg."""
-    state = node_state(host, node_ip)
-    version = state.packages.get("containerd", ("?", False))[0]
-    if version == "?" and host.state.is_executing:
-        _, output = host.run_shell_command("dpkg-query -W -f='${Version}' containerd")
-        version = output.stdout.strip() or "?"
-        state.packages["containerd"] = (version, state.packages.get("containerd", ("", False))[1])
-    return None if version == "?" else version
+def artifact_url(cluster: Cluster, name: str, arch: str) -> str:
+    """The download URL of artifact NAME (containerd, runc, cni_plugins) for ARCH."""
+    version = cluster.setting(f"{name}_version")
+    return str(cluster.setting(f"{name}_download_url")).format(version=version, arch=arch)
+
+
+def hosts_toml(registry: str, mirror: str) -> str:
+    """containerd's hosts.toml for REGISTRY pulled through MIRROR (containerd docs/hosts.md)."""
+    return render(
+        "containerd/hosts.toml.j2",
+        server=MIRRORED_REGISTRIES[registry],
+        mirror=mirror.replace("{registry}", registry),
+        override_path="{registry}" in mirror,
+    )
 
 
 @deploy("containerd", data_defaults=DEFAULTS)
 def install(cluster: Cluster) -> None:
-    """Ensure containerd is installed, held, configured for Kubernetes, enabled and running."""
+    """Ensure the pinned containerd, runc and CNI plugins are installed, configured, enabled and running."""
     node = cluster.node(host.name)
-    ops.packages(
-        name="containerd installed and held",
+    state = node_state(host, node.node_ip)
+    ops.packages(name="conntrack installed", node_ip=node.node_ip, wanted={"conntrack": None})
+    distro = ops.distro_package_removed(
+        name="Distribution containerd replaced by the pinned release",
         node_ip=node.node_ip,
-        wanted={"containerd": cluster.setting("containerd_version")},
-        hold=True,
+        package="containerd",
+    )
+    installs = [
+        ops.artifact(
+            name=f"{name.replace('_', ' ')} {cluster.setting(f'{name}_version')} installed",
+            node_ip=node.node_ip,
+            stamp=f"{name}-{cluster.setting(f'{name}_version')}",
+            url=artifact_url(cluster, name, state.arch),
+            sha256=cluster.checksum(name, state.arch),
+            install=INSTALL[name],
+        )
+        for name in ("runc", "cni_plugins", "containerd")
+    ]
+    unit = ops.file(
+        name="containerd systemd unit", node_ip=node.node_ip, dest=UNIT, content=render("containerd/containerd.service")
     )
     config = ops.file(
         name="containerd configured for Kubernetes",
         node_ip=node.node_ip,
         dest=CONFIG,
-        content=lambda: render(
-            f"containerd/config-v{config_version(installed_version(node.node_ip))}.toml.j2",
+        content=render(
+            f"containerd/config-v{config_version(cluster.setting('containerd_version'))}.toml.j2",
             pause_image=cluster.pause_image,
+            runc=RUNC,
         ),
     )
-    ops.restart(
-        name="containerd restarted (config changed)",
+    mirror = cluster.setting("registry_mirror")
+    hosts = [
+        ops.file(
+            name=f"containerd pulls {registry} through the mirror",
+            node_ip=node.node_ip,
+            dest=watch(f"/etc/containerd/certs.d/{registry}/hosts.toml"),
+            content=hosts_toml(registry, mirror),
+        )
+        for registry in (MIRRORED_REGISTRIES if mirror else ())  # cluster-wide: the same on every host
+    ]
+    ops.file(
+        name="crictl uses containerd",
+        node_ip=node.node_ip,
+        dest=CRICTL,
+        content=f"runtime-endpoint: {SOCKET}\nimage-endpoint: {SOCKET}\ntimeout: 10\n",
+    )
+    restarted = ops.restart(
+        name="containerd restarted (binaries or config changed)",
         node_ip=node.node_ip,
         service_name="containerd",
-        _if=config.did_change,
+        check=f"/usr/local/bin/containerd --config {CONFIG} config dump >/dev/null",
+        daemon_reload=True,
+        _if=lambda: ops.changed([distro, *installs, unit, config, *hosts]),
     )
     ops.service(name="containerd enabled and running", node_ip=node.node_ip, service_name="containerd")
+    # The kubelet of a running node follows its runtime at once (no kubelet left on the old one).
+    ops.restart(
+        name="kubelet restarted on the new runtime",
+        node_ip=node.node_ip,
+        service_name="kubelet",
+        _if=lambda: ops.changed([restarted]) and bool(state.active.get("kubelet")),
+    )

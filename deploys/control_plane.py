@@ -7,13 +7,19 @@ from pyinfra.api import StringCommand, deploy, operation
 
 from deploys import ops
 from deploys.facts import node_state, watch
-from deploys.model import Cluster
+from deploys.model import JOIN_TOKEN_TTL, Cluster
 from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {}
 KUBEADM_CONFIG = watch("/etc/kubernetes/kubeadm-config.yaml")
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 INIT_LOG = "/var/log/kubeadm-init.log"
+INIT_STAMP = "kubeadm-init"
+# What a kubeadm init or control-plane join that stopped half-way leaves (cmd/kubeadm/app/cmd/phases).
+HALF_DONE = (
+    "{ [ -e /etc/kubernetes/admin.conf ] || [ -e /etc/kubernetes/kubelet.conf ]"
+    ' || [ -n "$(ls -A /etc/kubernetes/pki 2>/dev/null)" ] || [ -n "$(ls -A /etc/kubernetes/manifests 2>/dev/null)" ] || [ -n "$(ls -A /var/lib/etcd 2>/dev/null)" ]; }'
+)
 
 
 @deploy("Control-plane init", data_defaults=DEFAULTS)
@@ -26,10 +32,7 @@ def init(cluster: Cluster) -> None:
         node_ip=node.node_ip,
         dest=KUBEADM_CONFIG,
         content=lambda: render(
-            "control_plane/kubeadm-config.yaml.j2",
-            cluster=cluster,
-            node=node,
-            v1beta4=cluster.kubeadm_api_version.endswith("v1beta4"),
+            "control_plane/kubeadm-config.yaml.j2", cluster=cluster, node=node, join_token_ttl=JOIN_TOKEN_TTL
         ),
         mode="600",
         _if=first,
@@ -39,14 +42,23 @@ def init(cluster: Cluster) -> None:
 
 @operation()
 def _kubeadm_init(node_ip: str):
-    """Ensure /etc/kubernetes/admin.conf exists, running `kubeadm init --upload-certs` if it does not."""
+    """Ensure `kubeadm init` has succeeded once here (a stamp written after success)."""
     state = node_state(host, node_ip)
-    if state.has(ADMIN_CONF):
+    if INIT_STAMP in state.done:
         return
-    # The output holds a join token and the certificate key: keep it in a root-only log.
+    # The output holds a join token and the certificate key: it goes to a root-only log.
     yield StringCommand(
-        f"umask 077; kubeadm init --config {KUBEADM_CONFIG} --upload-certs >{INIT_LOG} 2>&1"
-        f" || {{ tail -n 30 {INIT_LOG} >&2; exit 1; }}"
+        ops.kubeadm_script(
+            INIT_STAMP,
+            f"kubeadm init --config {KUBEADM_CONFIG} --upload-certs",
+            INIT_LOG,
+            # A cluster made before stamps existed: its API answers and kubeadm's bootstrap-token
+            # phase (one of init's last) has published cluster-info.
+            done_check=f"[ -f {ADMIN_CONF} ] && kubectl --kubeconfig {ADMIN_CONF} --request-timeout=10s"
+            " -n kube-public get configmap cluster-info -o name >/dev/null 2>&1",
+            leftovers=HALF_DONE,
+        )
     )
     if host.state.is_executing:
-        state.files[ADMIN_CONF] = ("600", "?")
+        state.done.add(INIT_STAMP)
+        state.files.setdefault(ADMIN_CONF, ("600", "?"))

@@ -23,9 +23,16 @@ MODULE_EVIDENCE = {
     "overlay": "grep -qw overlay /proc/filesystems",
     "br_netfilter": "test -e /proc/sys/net/bridge/bridge-nf-call-iptables",
 }
-PACKAGES = ("curl", "ca-certificates", "containerd", "kubelet", "kubeadm", "kubectl", "haproxy", "keepalived")
+PACKAGES = (
+    "curl", "ca-certificates", "conntrack", "containerd", "runc", "kubelet", "kubeadm", "kubectl", "cri-tools",
+    "haproxy", "keepalived",
+)
 SERVICES = ("containerd", "kubelet", "haproxy", "keepalived")
 ADDONS = "/etc/kubernetes/addons"  # NAME.applied marks a manifest applied (see ops.kubectl_apply)
+# NAME.done marks a step finished (written only after success: kubeadm init/join, installed artifacts).
+DONE = "/var/lib/kubeadm-pyinfra"
+# Files refreshed when older than this many days (repository keys: pkgs.k8s.io rotated its key in 2024-11).
+REFRESH_DAYS = 7
 # Files whose mode and SHA-1 the one look reads; components add theirs with `watch`.
 WATCHED: list[str] = ["/etc/kubernetes/admin.conf", "/etc/kubernetes/kubelet.conf", f"{ADDONS}/*.yaml"]
 
@@ -51,6 +58,9 @@ class NodeState:
     files: dict[str, tuple[str, str]] = field(default_factory=dict)  # path -> (mode, sha1)
     node_ip_interface: str | None = None
     applied: set[str] = field(default_factory=set)
+    arch: str = "amd64"  # dpkg architecture
+    done: set[str] = field(default_factory=set)  # stamps in DONE, without ".done"
+    stale: set[str] = field(default_factory=set)  # watched files older than REFRESH_DAYS
     dpkg_interrupted: bool = False  # a package run was killed half-way (dpkg --configure -a needed)
     apt_updated: bool = False  # set by ops.packages once this run updated the lists
 
@@ -82,7 +92,10 @@ class NodeFacts(FactBase):
             # one block per unit: Id=, ActiveState=, UnitFileState= (empty when not installed)
             f"systemctl show -p Id,ActiveState,UnitFileState {' '.join(SERVICES)} 2>/dev/null | sed 's/^/unit /'",
             "set --; for f in " + " ".join(WATCHED) + '; do [ -f "$f" ] && set -- "$@" "$f"; done',
-            'if [ $# -gt 0 ]; then stat -c "mode %a %n" "$@"; sha1sum "$@" | sed "s/^/sha1 /"; fi',
+            'if [ $# -gt 0 ]; then stat -c "mode %a %n" "$@"; sha1sum "$@" | sed "s/^/sha1 /";'
+            f' find "$@" -mtime +{REFRESH_DAYS} | sed "s/^/stale=/"; fi',
+            'echo "arch=$(dpkg --print-architecture 2>/dev/null)"',
+            f"ls -1 {DONE} 2>/dev/null | sed -n 's/[.]done$//p' | sed 's/^/done=/'",
             "echo \"iface=$(ip -o -4 addr show 2>/dev/null | awk -v ip=" + ip + " 'index($4, ip) == 1 {print $2; exit}')\"",
             f"ls -1 {ADDONS} 2>/dev/null | sed -n 's/[.]applied$//p' | sed 's/^/applied=/'",
         ]
@@ -135,6 +148,12 @@ class NodeFacts(FactBase):
             state.node_ip_interface = line[6:] or None
         elif line.startswith("applied="):
             state.applied.add(line[8:])
+        elif line.startswith("done="):
+            state.done.add(line[5:])
+        elif line.startswith("stale="):
+            state.stale.add(line[6:])
+        elif line.startswith("arch=") and line[5:]:
+            state.arch = line[5:]
 
 
 def node_state(host: Any, node_ip: str) -> NodeState:

@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
+import io
 import re
+import shlex
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
 from gevent.lock import RLock
 from pyinfra import host
-from pyinfra.api import StringCommand, deploy, operation
+from pyinfra.api import FileUploadCommand, StringCommand, deploy, operation
 from pyinfra.api.arguments import ConnectorArguments, pop_global_arguments
 from pyinfra.api.exceptions import OperationError
 
 from deploys import ops
 from deploys.facts import node_state
+from deploys.control_plane import HALF_DONE, KUBEADM_CONFIG
 from deploys.model import Cluster, Node
+from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {}
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 JOIN_LOG = "/var/log/kubeadm-join.log"
-TOKEN_TTL = "2h"
+JOIN_CONFIG = "/etc/kubernetes/kubeadm-join.yaml"
+JOIN_STAMP = "kubeadm-join"
 _TOKEN = re.compile(r"--token\s+([a-z0-9]{6}\.[a-z0-9]{16})")
 _CA_HASH = re.compile(r"(sha256:[0-9a-f]{64})")
 _CERT_KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -50,10 +55,10 @@ def join(cluster: Cluster) -> None:
 
 @operation()
 def _kubeadm_join(cluster: Cluster):
-    """Ensure /etc/kubernetes/kubelet.conf exists, running `kubeadm join` if it does not."""
+    """Ensure `kubeadm join` has succeeded once here (a stamp written after success)."""
     node = cluster.node(host.name)
     state = node_state(host, node.node_ip)
-    if state.has(KUBELET_CONF):
+    if JOIN_STAMP in state.done:
         return
     if not host.state.is_executing:
         creds = JoinCredentials("<fresh token>", "<CA hash>", "<fresh key>" if node.is_control_plane else None)
@@ -63,28 +68,49 @@ def _kubeadm_join(cluster: Cluster):
         except OperationError as exc:  # this node cannot join now; the others carry on
             yield ops.fail(str(exc))
             return
-    yield join_command(cluster, node, creds)
+    # The config holds the token (and certificate key): 0600 before it has content, removed after.
+    yield StringCommand("install", "-d", "-m", "755", "/etc/kubernetes")
+    yield StringCommand("install", "-m", "600", "/dev/null", JOIN_CONFIG)
+    yield FileUploadCommand(
+        io.BytesIO(join_config(cluster, node, creds).encode()),
+        JOIN_CONFIG,
+        remote_temp_filename=host.get_temp_filename(JOIN_CONFIG),
+    )
+    yield StringCommand(join_script(cluster, node))
     if host.state.is_executing:
-        state.files[KUBELET_CONF] = ("600", "?")
+        state.done.add(JOIN_STAMP)
+        state.files.setdefault(KUBELET_CONF, ("600", "?"))
 
 
-def join_command(cluster: Cluster, node: Node, creds: JoinCredentials) -> StringCommand:
-    """The `kubeadm join` command for NODE, secrets masked in pyinfra's output."""
-    bits: list[Any] = [
-        "umask 077;", "kubeadm", "join", cluster.endpoint,
-        "--token", ops.masked(creds.token),
-        "--discovery-token-ca-cert-hash", creds.ca_hash,
-        "--node-name", node.node_name,
-    ]
-    if node.is_control_plane:
-        bits += [
-            "--control-plane",
-            "--certificate-key", ops.masked(creds.certificate_key or ""),
-            "--apiserver-advertise-address", node.node_ip,
-            "--apiserver-bind-port", str(cluster.apiserver_port),
-        ]
-    bits += [f">{JOIN_LOG} 2>&1 || {{ tail -n 30 {JOIN_LOG} >&2; exit 1; }}"]
-    return StringCommand(*bits)
+def join_config(cluster: Cluster, node: Node, creds: JoinCredentials) -> str:
+    """NODE's JoinConfiguration with the run's credentials."""
+    return render(
+        "join/kubeadm-join.yaml.j2",
+        cluster=cluster,
+        node=node,
+        token=creds.token,
+        ca_hash=creds.ca_hash,
+        certificate_key=creds.certificate_key or "",
+    )
+
+
+def join_script(cluster: Cluster, node: Node) -> str:
+    """The locked, resumable `kubeadm join --config` for NODE (see ops.kubeadm_script)."""
+    name = shlex.quote(node.node_name)
+    if node.is_control_plane:  # joined: registered and marked control plane (kubeadm's last join step)
+        done_check = (
+            f"[ -f {KUBELET_CONF} ] && kubectl --kubeconfig /etc/kubernetes/admin.conf --request-timeout=10s"
+            f" get nodes -l node-role.kubernetes.io/control-plane -o name 2>/dev/null | grep -qx node/{name}"
+        )
+    else:
+        done_check = (
+            f"[ -f {KUBELET_CONF} ] && kubectl --kubeconfig {KUBELET_CONF} --request-timeout=10s"
+            f" get node {name} -o name >/dev/null 2>&1"
+        )
+    script = ops.kubeadm_script(
+        JOIN_STAMP, f"kubeadm join --config {JOIN_CONFIG}", JOIN_LOG, done_check=done_check, leftovers=HALF_DONE
+    )
+    return f"{script}; rm -f {JOIN_CONFIG}"
 
 
 def credentials(cluster: Cluster, control_plane: bool) -> JoinCredentials:
@@ -97,14 +123,14 @@ def credentials(cluster: Cluster, control_plane: bool) -> JoinCredentials:
         creds: JoinCredentials | None = shared["creds"]
         if creds is None:
             output = _on_first_control_plane(
-                cluster, f"kubeadm token create --print-join-command --ttl {TOKEN_TTL}"
+                cluster, f"kubeadm token create --config {KUBEADM_CONFIG} --print-join-command"
             )
             token, ca_hash = _TOKEN.search(output), _CA_HASH.search(output)
             if not token or not ca_hash:
                 raise OperationError("`kubeadm token create --print-join-command` printed no token/CA hash")
             creds = shared["creds"] = JoinCredentials(token.group(1), ca_hash.group(1))
         if control_plane and creds.certificate_key is None:
-            output = _on_first_control_plane(cluster, "kubeadm init phase upload-certs --upload-certs")
+            output = _on_first_control_plane(cluster, f"kubeadm init phase upload-certs --upload-certs --config {KUBEADM_CONFIG}")
             lines = [line.strip() for line in output.splitlines() if line.strip()]
             if not lines or not _CERT_KEY.match(lines[-1]):
                 raise OperationError("`kubeadm init phase upload-certs` printed no certificate key")

@@ -6,8 +6,8 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from deploys import ops
-from deploys.facts import watch
-from deploys.model import Cluster
+from deploys.facts import node_state, watch
+from deploys.model import Cluster, VersionSkewError
 
 DEFAULTS: dict[str, object] = {
     "kube_apt_repo_url": "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/",
@@ -17,6 +17,7 @@ KEYRING = watch("/etc/apt/keyrings/kubernetes-apt-keyring.asc")
 SOURCE = watch("/etc/apt/sources.list.d/kubernetes.list")
 KUBELET_DEFAULTS = watch("/etc/default/kubelet")
 PACKAGES = ("kubelet", "kubeadm", "kubectl")
+JOINED = "/etc/kubernetes/kubelet.conf"
 
 
 def repo_url(cluster: Cluster) -> str:
@@ -31,21 +32,50 @@ def key_url(cluster: Cluster) -> str:
     return str(explicit).format(minor=cluster.kube_minor) if explicit else repo_url(cluster) + "Release.key"
 
 
+def version_change(cluster: Cluster, node_ip: str) -> str | None:
+    """Why this run must not touch the node's Kubernetes packages, if it must not.
+
+    A joined node whose kubeadm is at another version than `kube_version` needs
+    `kubeadm upgrade`, in order, node by node: re-pinning the packages here would leave
+    kubelets newer than the API server (version skew policy).
+    """
+    state = node_state(host, node_ip)
+    installed = state.packages.get("kubeadm", ("", False))[0]
+    if not installed or installed == "?" or not state.has(JOINED) or installed == cluster.kube_package_version:
+        return None
+    return (
+        f"kubeadm {installed} is installed on this joined node but kube_version is {cluster.kube_version}: "
+        "a running cluster changes version with `pyinfra -y INVENTORY deploys/upgrade.py`"
+    )
+
+
 @deploy("Kubernetes packages", data_defaults=DEFAULTS)
 def install(cluster: Cluster) -> None:
-    """Ensure kubelet, kubeadm and kubectl are installed at the pinned version, held, kubelet enabled."""
+    """Ensure kubelet, kubeadm, kubectl and crictl are installed at the pinned version, held, kubelet enabled."""
     node = cluster.node(host.name)
-    key = ops.download(name="Kubernetes repository key", node_ip=node.node_ip, url=key_url(cluster), dest=KEYRING)
+    refused = version_change(cluster, node.node_ip)
+    if refused:  # found while planning: the run stops before any host is changed
+        raise VersionSkewError(f"{host.name}: {refused}")
     source = ops.file(
         name="Kubernetes package repository",
         node_ip=node.node_ip,
         dest=SOURCE,
         content=f"deb [signed-by={KEYRING}] {repo_url(cluster)} /\n",
     )
-    ops.packages(
-        name=f"kubelet, kubeadm, kubectl {cluster.kube_package_version}, held",
+    # Fetched again when the repository changes and once a week: pkgs.k8s.io rotated its key
+    # in 2024-11, and hosts that never refreshed it stopped getting packages.
+    key = ops.download(
+        name="Kubernetes repository key",
         node_ip=node.node_ip,
-        wanted={package: cluster.kube_package_version for package in PACKAGES},
+        url=key_url(cluster),
+        dest=KEYRING,
+        refresh_stale=True,
+        refresh=[source],
+    )
+    ops.packages(
+        name=f"kubelet, kubeadm, kubectl {cluster.kube_package_version}, cri-tools, held",
+        node_ip=node.node_ip,
+        wanted={**{package: cluster.kube_package_version for package in PACKAGES}, "cri-tools": None},
         hold=True,
         sources_changed=[key, source],
     )

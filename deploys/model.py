@@ -25,7 +25,7 @@ WORKER_GROUP = "workers"
 # deploy; `deploys/cluster.py` merges them into the one table the model reads.
 DEFAULTS: dict[str, Any] = {
     "cluster_name": "kubernetes",
-    "kube_version": "1.34.2",
+    "kube_version": "1.37.1",
     "kube_deb_revision": "1.1",
     "pod_cidr": "10.244.0.0/16",
     "service_cidr": "10.96.0.0/12",
@@ -39,29 +39,69 @@ DEFAULTS: dict[str, Any] = {
     "node_network": None,
     "kubeconfig_path": None,
     "secrets_dir": None,
+    "control_plane_schedulable": False,  # True: no NoSchedule taint on control planes (they run workloads)
+    "apiserver_cert_sans": [],  # extra DNS names / IPs in the API server certificate
 }
 
 # Per-host keys: allowed to differ between hosts.
 HOST_KEYS = ("node_ip", "node_name", "keepalived_interface")
 
-# The pause (sandbox) image each supported Kubernetes minor release expects.
-PAUSE_IMAGES = {
-    "1.30": "3.9",
-    "1.31": "3.10",
-    "1.32": "3.10",
-    "1.33": "3.10",
-    "1.34": "3.10.1",
-    "1.35": "3.10.1",
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one supported Kubernetes minor release needs (sources in the README's version table)."""
+
+    patch: str  # the newest patch this project pins by default
+    pause: str  # kubeadm constants.go PauseVersion
+    etcd: str  # kubeadm constants.go SupportedEtcdVersion
+    containerd: tuple[str, ...]  # lowest supported patch of each supported containerd line
+
+
+# Supported Kubernetes minor releases. Patches: kubernetes.io/releases/1.3x (newest released and
+# verifiable on 2026-12-01: 1.35.9, 1.36.4, 1.37.1). containerd: containerd/containerd RELEASES.md
+# "Kubernetes Support" (v2.3.4): 1.35 -> 2.2.0+, 2.1.5+, 1.7.28+; 1.36 -> 2.3.0+, 2.2.0+; 1.37 has no row
+# yet, so it keeps 1.36's; 2.3 (the LTS line, released after 1.35's row was written) is allowed for 1.35.
+RELEASES: dict[str, Release] = {
+    "1.35": Release("1.35.9", "3.10.1", "3.6.6-0", ("2.3.0", "2.2.0", "2.1.5", "1.7.28")),
+    "1.36": Release("1.36.4", "3.10.2", "3.6.8-0", ("2.3.0", "2.2.0")),
+    "1.37": Release("1.37.1", "3.10.2", "3.7.0-0", ("2.3.0", "2.2.0")),
 }
+# v1beta4 is accepted by 1.35-1.37; 1.36 removed v1beta3 (kubernetes/kubernetes PR #136016).
+KUBEADM_API_VERSION = "kubeadm.k8s.io/v1beta4"
+JOIN_TOKEN_TTL = "2h"  # bootstrap tokens this deploy makes (kubeadm's default is 24h)
+
+# Pinned SHA-256 of the release archives (kubernetes-sigs/kubespray master 2026-08-21,
+# roles/kubespray_defaults/vars/main/checksums.yml): (artifact, version, arch) -> digest.
+CHECKSUMS: dict[tuple[str, str, str], str] = {
+    ("containerd", "2.3.4", "amd64"): "9d68969855fbf676cdb8ed758e420fb048d61f984f61de3e53eddfebe484d168",
+    ("containerd", "2.3.4", "arm64"): "a985fbb7e18fc0362d31a055338f5d7b0e087a3e27f14c70d1c5965399a29f95",
+    ("containerd", "2.2.7", "amd64"): "91cd216ea26a1b8b512219d3f205375c967e7b7de4dae571bc3dd16bfacd34b5",
+    ("containerd", "2.2.7", "arm64"): "84eb0a161e20ad45465202fa2d6d93b3d9b74666c363e9908706d590a86e2618",
+    ("containerd", "1.7.34", "amd64"): "640f989745020ea4897ad0a3d7d977863a7279d3f2e132792fc62c25a45bda50",
+    ("containerd", "1.7.34", "arm64"): "824cbd16af3bdfc1b1836338350630ae1b6a58c7466636a4bed10549790090ab",
+    ("runc", "1.4.3", "amd64"): "f6ae8efc0fa40079e1475e97cbe9d1bd3f106a28d6af78a11d9f1bd565515e60",
+    ("runc", "1.4.3", "arm64"): "633301e2e32f8a5ad54031aab4901eb00308bec677dd15faa2751e8f9dab5ca4",
+    ("runc", "1.3.6", "amd64"): "3f3921dbbee7723e9868f97e88e51ffc910206e3ba55646e74d93d24ea76023c",
+    ("runc", "1.3.6", "arm64"): "6be27a061ef89bb14c6cb495405bba80f46cea213b8f79378a6086b1bac6b747",
+    ("cni_plugins", "1.9.1", "amd64"): "b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303",
+    ("cni_plugins", "1.9.1", "arm64"): "56171987d3947707c3563db2f4001bccaf50fd63468611b9f3cbecb1375ee7ec",
+}
+ARTIFACTS = ("containerd", "runc", "cni_plugins")
 LOAD_BALANCERS = ("keepalived", "external")
 CALICO_ENCAPSULATIONS = ("IPIP", "IPIPCrossSubnet", "VXLAN", "VXLANCrossSubnet", "None")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
+_PLAIN_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
 _CALICO_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 _NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 
 
 class ClusterConfigError(PyinfraError):
     """The inventory or its data describe no valid cluster; the message says where and why."""
+
+
+class VersionSkewError(PyinfraError):
+    """The data asks for another Kubernetes version than a running node has: that is an upgrade."""
 
 
 @dataclass(frozen=True)
@@ -101,6 +141,8 @@ class Cluster:
     node_network: str
     kubeconfig_path: str
     secrets_dir: str
+    control_plane_schedulable: bool
+    extra_cert_sans: tuple[str, ...]
     settings: Mapping[str, Any]  # validated component keys (haproxy_*, keepalived_*, calico_*, ...)
     secrets: Mapping[str, str] = field(default_factory=dict, repr=False)
 
@@ -114,12 +156,34 @@ class Cluster:
 
     @property
     def kubeadm_api_version(self) -> str:
-        minor = int(self.kube_version.split(".")[1])
-        return "kubeadm.k8s.io/v1beta4" if minor >= 31 else "kubeadm.k8s.io/v1beta3"
+        return KUBEADM_API_VERSION
+
+    @property
+    def release(self) -> Release:
+        return RELEASES[self.kube_minor]
 
     @property
     def pause_image(self) -> str:
-        return f"{self.image_repository}/pause:{PAUSE_IMAGES[self.kube_minor]}"
+        return f"{self.image_repository}/pause:{self.release.pause}"
+
+    @property
+    def apiserver_cert_sans(self) -> list[str]:
+        """The API server certificate's extra SANs: the endpoint, every control plane, the user's."""
+        sans = [self.endpoint_host, *(n.node_ip for n in self.control_planes), *self.extra_cert_sans]
+        return list(dict.fromkeys(sans))
+
+    def checksum(self, artifact: str, arch: str) -> str:
+        """The SHA-256 of ARTIFACT's release archive for ARCH: the data's, else the pinned one."""
+        explicit = self.settings.get(f"{artifact}_sha256")
+        if explicit:
+            return str(explicit)
+        version = str(self.settings[f"{artifact}_version"])
+        try:
+            return CHECKSUMS[(artifact, version, arch)]
+        except KeyError:
+            raise ClusterConfigError(
+                f"key '{artifact}_sha256': no pinned digest for {artifact} {version} on {arch}; set it"
+            ) from None
 
     @property
     def endpoint(self) -> str:
@@ -204,6 +268,8 @@ def build(inventory: Any, defaults: Mapping[str, Any], *, write_secrets: bool = 
         node_network=str(network),
         kubeconfig_path=os.path.expanduser(kubeconfig),
         secrets_dir=os.path.expanduser(secrets_dir),
+        control_plane_schedulable=bool(values["control_plane_schedulable"]),
+        extra_cert_sans=tuple(str(v) for v in values["apiserver_cert_sans"]),
         settings={key: values[key] for key in sorted(component_keys)},
         secrets=cluster_secrets,
     )
@@ -348,19 +414,55 @@ def _looks_like_ip(value: str) -> bool:
 
 
 def _check_versions(values: Mapping[str, Any], errors: list[str]) -> None:
+    """kube_version is a supported X.Y.Z; the pinned containerd supports its minor; digests are known."""
     version = str(values["kube_version"])
     match = _VERSION.match(version)
+    release: Release | None = None
     if not match:
-        errors.append(f"key 'kube_version': {version!r} is malformed; expected X.Y.Z, e.g. '1.34.2'")
+        errors.append(f"key 'kube_version': {version!r} is malformed; expected X.Y.Z, e.g. '{DEFAULTS['kube_version']}'")
     else:
         minor = f"{match.group(1)}.{match.group(2)}"
-        if minor not in PAUSE_IMAGES:
-            supported = ", ".join(PAUSE_IMAGES)
+        release = RELEASES.get(minor)
+        if release is None:
+            supported = ", ".join(RELEASES)
             errors.append(
                 f"key 'kube_version': {version!r} is not supported; supported minor releases: {supported}"
             )
     if not re.match(r"^[0-9][0-9A-Za-z.+~]*$", str(values["kube_deb_revision"])):
         errors.append(f"key 'kube_deb_revision': {values['kube_deb_revision']!r} is malformed; expected e.g. '1.1'")
+    for artifact in ARTIFACTS:
+        key = f"{artifact}_version"
+        if key not in values:
+            continue
+        if not isinstance(values[key], str) or not _PLAIN_VERSION.match(values[key]):
+            errors.append(f"key {key!r}: {values[key]!r} is malformed; expected X.Y.Z, e.g. '2.3.4'")
+            continue
+        digest = values.get(f"{artifact}_sha256")
+        if digest is not None and not (isinstance(digest, str) and re.match(r"^[0-9a-f]{64}$", digest)):
+            errors.append(f"key '{artifact}_sha256': {digest!r} is not a SHA-256 (64 lower-case hex digits)")
+        elif digest is None and not any(k[:2] == (artifact, values[key]) for k in CHECKSUMS):
+            errors.append(
+                f"key '{artifact}_sha256' is required: {artifact} {values[key]} has no pinned digest "
+                "(set the release archive's SHA-256)"
+            )
+    containerd = values.get("containerd_version")
+    if release and isinstance(containerd, str) and _PLAIN_VERSION.match(containerd):
+        if not _containerd_supported(containerd, release):
+            lines = ", ".join(f"{v}+" for v in release.containerd)
+            errors.append(
+                f"key 'containerd_version': {containerd} does not support Kubernetes {version}; "
+                f"supported for {'.'.join(version.split('.')[:2])}: {lines} (containerd RELEASES.md)"
+            )
+
+
+def _containerd_supported(version: str, release: Release) -> bool:
+    """Whether containerd VERSION is at or above the lowest supported patch of its own line."""
+    parts = tuple(int(p) for p in version.split("."))
+    for lowest in release.containerd:
+        low = tuple(int(p) for p in lowest.split("."))
+        if parts[:2] == low[:2] and parts >= low:
+            return True
+    return False
 
 
 def _network(values: Mapping[str, Any], key: str, errors: list[str]) -> ipaddress.IPv4Network | None:
@@ -383,7 +485,10 @@ def _check_network(
         node_net = _network(values, "node_network", errors) or ipaddress.IPv4Network("0.0.0.0/32")
     else:
         node_net = ipaddress.IPv4Network(f"{control_planes[0].node_ip}/24", strict=False)
-    for cp in control_planes:
+    # Only keepalived needs one subnet (the VIP moves between the control planes); an external
+    # load balancer reaches control planes in any subnet (e.g. one per availability zone).
+    shared_subnet = len(control_planes) > 1 and values.get("api_load_balancer") == "keepalived"
+    for cp in control_planes if shared_subnet or values.get("node_network") else ():
         if ipaddress.IPv4Address(cp.node_ip) not in node_net:
             errors.append(
                 f"host {cp.name!r}: node_ip {cp.node_ip} is outside node_network {node_net}; "
@@ -481,10 +586,25 @@ def _check_settings(values: Mapping[str, Any], errors: list[str]) -> None:
         "kube_apt_repo_url": (_is_url, "an http(s) URL ('{minor}' is replaced by e.g. '1.34')"),
         "calico_operator_manifest_url": (_is_url, "an http(s) URL ('{version}' is replaced by calico_version)"),
         "kube_apt_key_url": (lambda v: v is None or _is_url(v), "an http(s) URL or None"),
+        "containerd_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
+        "runc_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
+        "cni_plugins_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
+        "calico_crds_manifest_url": (_is_url, "an http(s) URL ('{version}' is replaced by calico_version)"),
+        "registry_mirror": (lambda v: v is None or _is_url(v), "an http(s) URL ('{registry}' optional) or None"),
+        "control_plane_schedulable": (lambda v: isinstance(v, bool), "true or false"),
+        "apiserver_cert_sans": (
+            lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) and _is_san(x) for x in v),
+            "a list of DNS names or IP addresses",
+        ),
     }
     for key, (ok, expected) in checks.items():
         if key in values and not ok(values[key]):
             errors.append(f"key {key!r}: {values[key]!r} is invalid; expected {expected}")
+
+
+def _is_san(value: str) -> bool:
+    """A DNS name (wildcards allowed in the first label) or an IP address."""
+    return _looks_like_ip(value) or bool(_NODE_NAME.match(value.removeprefix("*.")))
 
 
 def _is_url(value: Any) -> bool:

@@ -15,7 +15,7 @@ from pyinfra.api.operation import OperationMeta
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.hiddenvalue import HiddenValue
 
-from deploys.facts import ADDONS, MODULE_EVIDENCE, SYSCTLS, node_state
+from deploys.facts import ADDONS, DONE, MODULE_EVIDENCE, SYSCTLS, node_state
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 APT_GET = f"{APT_ENV} apt-get -q -o DPkg::Lock::Timeout=300"  # wait for a still-running apt
@@ -134,16 +134,23 @@ def restart(
 
 
 @operation()
-def kubectl_apply(node_ip: str, path: str, stamp: str, server_side: bool = False, wait_crd: str | None = None):
-    """Ensure the manifest at PATH has been applied with the admin kubeconfig (once per STAMP)."""
+def kubectl_apply(
+    node_ip: str, path: str, stamp: str, server_side: bool = False, wait_crds: Sequence[str] = ()
+) -> Iterator[str]:
+    """Ensure the manifest at PATH has been applied with the admin kubeconfig (once per STAMP).
+
+    Server-side apply for manifests too big for the last-applied annotation (CRDs); then
+    each of WAIT_CRDS must be established before the stamp is written.
+    """
     state = node_state(host, node_ip)
     if stamp in state.applied:
         return
     kubectl = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
     mode = "apply --server-side --force-conflicts" if server_side else "apply"
     yield f"{kubectl} {mode} -f {path}"
-    if wait_crd:
-        yield f"{kubectl} wait --for condition=established --timeout=120s crd/{wait_crd}"
+    if wait_crds:
+        names = " ".join(f"crd/{name}" for name in wait_crds)
+        yield f"{kubectl} wait --for condition=established --timeout=120s {names}"
     yield f"touch {ADDONS}/{stamp}.applied"
     if _executing():
         state.applied.add(stamp)
@@ -177,16 +184,54 @@ def file(
 
 
 @operation()
-def download(node_ip: str, url: str, dest: str, mode: str = "644") -> Iterator[object]:
-    """Ensure DEST exists, fetched from URL with curl on the node when it does not."""
+def download(
+    node_ip: str,
+    url: str,
+    dest: str,
+    mode: str = "644",
+    refresh_stale: bool = False,
+    refresh: Sequence[OperationMeta] = (),
+) -> Iterator[object]:
+    """Ensure DEST exists, fetched from URL with curl on the node.
+
+    With REFRESH_STALE it is fetched again once older than facts.REFRESH_DAYS; it is
+    also fetched again when one of REFRESH (operations that changed where it comes
+    from) changed something.
+    """
     state = node_state(host, node_ip)
-    if state.has(dest):
+    stale = refresh_stale and dest in state.stale
+    if state.has(dest) and not stale and not changed(refresh):
         return
     yield StringCommand("install", "-d", "-m", "755", os.path.dirname(dest))
     yield StringCommand("curl", "-fsSL", "--retry", "3", "-o", f"{dest}.part", url, "&&", "mv", f"{dest}.part", dest)
     yield StringCommand("chmod", mode, dest)
     if _executing():
         state.files[dest] = (mode, "?")
+        state.stale.discard(dest)
+
+
+@operation()
+def artifact(node_ip: str, stamp: str, url: str, sha256: str, install: str) -> Iterator[object]:
+    """Ensure the release archive at URL (checked against SHA256) is installed by the INSTALL script, once per STAMP.
+
+    INSTALL runs with the verified download as $1; the stamp is written only after it succeeds.
+    """
+    state = node_state(host, node_ip)
+    if stamp in state.done:
+        return
+    cache = f"/var/cache/kubeadm-pyinfra/{os.path.basename(url.split('?')[0])}"
+    kind = stamp.rsplit("-", 1)[0]
+    yield StringCommand("install", "-d", "-m", "755", os.path.dirname(cache), DONE)
+    yield StringCommand(
+        "curl", "-fsSL", "--retry", "3", "-o", f"{cache}.part", shlex.quote(url),
+        "&&", "echo", shlex.quote(f"{sha256}  {cache}.part"), "|", "sha256sum", "--quiet", "-c", "-",
+        "&&", "mv", f"{cache}.part", cache,
+        "||", "{", "echo", shlex.quote(f"error: {url} does not match sha256 {sha256}"), ">&2;", "rm", "-f", f"{cache}.part;", "exit", "1;", "}",
+    )
+    yield StringCommand("sh", "-ec", shlex.quote(install), "install", cache)
+    yield StringCommand("rm", "-f", f"{DONE}/{kind}-*.done", "&&", "touch", f"{DONE}/{stamp}.done")
+    if _executing():
+        state.done = {d for d in state.done if not d.startswith(f"{kind}-")} | {stamp}
 
 
 @operation()
@@ -223,3 +268,40 @@ def only(flag: bool) -> Callable[[], bool]:
 def masked(value: str) -> HiddenValue:
     """A value printed as ***."""
     return HiddenValue(value, masked_value="***")
+
+
+@operation()
+def distro_package_removed(node_ip: str, package: str) -> Iterator[str]:
+    """Ensure the distribution's PACKAGE is not installed (its service stopped, its config files kept)."""
+    state = node_state(host, node_ip)
+    if not state.installed(package):
+        return
+    yield f"apt-mark unhold {package} >/dev/null; systemctl stop {package} || true"
+    yield f"{APT_GET} remove -y {package}"
+    if _executing():
+        state.packages.pop(package, None)
+        state.active[package] = False
+
+
+KUBEADM_LOCK = "/run/lock/kubeadm-pyinfra.lock"
+
+
+def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftovers: str) -> str:
+    """A shell script that runs kubeadm COMMAND once, finishing or redoing what an earlier run left.
+
+    One kubeadm at a time per node: the lock is held by kubeadm itself (inherited descriptor),
+    so a kubeadm left running by a killed run is waited for. A node that DONE_CHECK shows
+    finished is recorded as done; one with LEFTOVERS of a half-done run is reset first (said in
+    the log and on stderr). The stamp is written only after success.
+    """
+    done = f"{DONE}/{stamp}.done"
+    return "; ".join([
+        f"umask 077; install -d -m 755 {DONE}",
+        f"exec 9>{KUBEADM_LOCK}; flock 9",
+        f"if [ -f {done} ]; then exit 0; fi",
+        f"if {done_check}; then touch {done}; exit 0; fi",
+        f"if {leftovers}; then echo 'kubeadm-pyinfra: a half-done kubeadm run left files behind:"
+        f" kubeadm reset -f, then again' | tee -a {log} >&2; kubeadm reset -f >>{log} 2>&1; fi",
+        f"{command} >>{log} 2>&1 || {{ tail -n 30 {log} >&2; exit 1; }}",
+        f"touch {done}",
+    ])

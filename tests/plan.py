@@ -79,6 +79,7 @@ class Plan:
     state: State
     cluster: model.Cluster
     steps: list[tuple[str, list[str]]]  # (operation name, hosts it changed)
+    calls: dict[str, list[str]]  # host name -> every command its connector ran, facts and credentials included
 
     def hosts_of(self, name_part: str) -> list[str]:
         """Hosts on which the (single) operation whose name contains NAME_PART ran."""
@@ -106,12 +107,27 @@ class Plan:
 
 def run(inventory: Inventory, check_for_changes: bool = False) -> Plan:
     """Build the model and execute the deploy against the @fake inventory."""
+    from pyinfra.connectors.fake import FakeConnector
+
     state = State(inventory, Config(), check_for_changes=check_for_changes)
     ctx_state.set(state)
-    connect_all(state)
-    cluster = model.build(inventory, components.defaults())
-    add_deploy(state, entry.build, cluster)
-    run_ops(state)
+    calls: dict[str, list[str]] = {}
+    original = FakeConnector.run_shell_command
+
+    def recording(self: FakeConnector, command: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.setdefault(self.host.name.split("/", 1)[-1], []).append(
+            command.get_raw_value() if hasattr(command, "get_raw_value") else str(command)
+        )
+        return original(self, command, *args, **kwargs)
+
+    FakeConnector.run_shell_command = recording  # type: ignore[method-assign]
+    try:
+        connect_all(state)
+        cluster = model.build(inventory, components.defaults())
+        add_deploy(state, entry.build, cluster)
+        run_ops(state)
+    finally:
+        FakeConnector.run_shell_command = original  # type: ignore[method-assign]
     steps = []
     for op_hash in state.get_op_order():
         meta = state.op_meta[op_hash]
@@ -121,7 +137,12 @@ def run(inventory: Inventory, check_for_changes: bool = False) -> Plan:
             if data and data.operation_meta.executed:
                 hosts.append(host.name.split("/", 1)[-1])
         steps.append((sorted(meta.names)[0], hosts))
-    return Plan(state, cluster, steps)
+    return Plan(state, cluster, steps, calls)
+
+
+def fake_calls(p: Plan, host_name: str) -> list[str]:
+    """Every command run on a @fake host, unmasked (facts, credentials and operations)."""
+    return p.calls.get(host_name, [])
 
 
 def first_line(pattern: str, lines: Sequence[str]) -> str | None:
@@ -158,12 +179,14 @@ def converged_host(
     cluster = plan.cluster
     node = cluster.node(f"@fake/{host_name}")
     version = cluster.kube_package_version
-    packages = {"curl": "7.88", "ca-certificates": "2023", "containerd": "1.6.20~ds1-1+deb12u3"}
+    packages = {"curl": "7.88", "ca-certificates": "2023", "conntrack": "1:1.4.7-1", "cri-tools": "1.37.0-1.1"}
     packages.update({name: version for name in ("kubelet", "kubeadm", "kubectl")})
     if node.is_control_plane and cluster.keepalived:
         packages.update({"haproxy": "2.6.12", "keepalived": "2.2.7"})
-    held = {"containerd", "kubelet", "kubeadm", "kubectl"}
-    lines = ["swap=0", "fstab_swap=0", "iface=eth0"]
+    held = {"kubelet", "kubeadm", "kubectl", "cri-tools"}
+    lines = ["swap=0", "fstab_swap=0", "iface=eth0", "arch=amd64"]
+    commands = plan.commands(host_name)
+    lines += [f"done={stamp}" for stamp in re.findall(r"touch /var/lib/kubeadm-pyinfra/(\S+)[.]done", "\n".join(commands))]
     lines += [f"sysctl {key}={value}" for key, value in facts.SYSCTLS.items()]
     lines += [f"package {n} {v} {'hold' if n in held else 'install'} ok installed" for n, v in packages.items()]
     for service in facts.SERVICES:
@@ -174,7 +197,6 @@ def converged_host(
             f"unit UnitFileState={'enabled' if present else ''}",
             "unit ",
         ]
-    commands = plan.commands(host_name)
     created = re.findall(r"^install -m (\d+) /dev/null (\S+)$", "\n".join(commands), re.M)
     modes = {path: mode for mode, path in created}
     files = {path: (modes.get(path, "644"), hashlib.sha1(data).hexdigest()) for path, data in uploads(plan, host_name).items()}

@@ -11,17 +11,21 @@ from tests import plan
 
 CONTROL_PLANES = ["k8s-master-node0", "k8s-master-node1", "k8s-master-node2"]
 WORKERS = ["k8s-worker-node0", "k8s-worker-node1", "k8s-worker-node2"]
-EXTRA_FILES = ["/etc/apt/keyrings/kubernetes-apt-keyring.asc", "/etc/kubernetes/addons/tigera-operator-v3.30.3.yaml"]
+EXTRA_FILES = [
+    "/etc/apt/keyrings/kubernetes-apt-keyring.asc",
+    "/etc/kubernetes/addons/tigera-operator-v3.31.7.yaml",
+    "/etc/kubernetes/addons/calico-crds-v3.31.7.yaml",
+]
 
 
 def test_every_host_prepared_and_given_packages(prod_plan: plan.Plan) -> None:
     everyone = CONTROL_PLANES + WORKERS
-    for step in ("Swap off", "sysctls applied", "containerd installed", "kubelet, kubeadm, kubectl", "kubelet enabled"):
+    for step in ("Swap off", "sysctls applied", "containerd 2.3.4 installed", "kubelet, kubeadm, kubectl", "kubelet enabled"):
         assert prod_plan.hosts_of(step) == everyone, step
     commands = prod_plan.commands("k8s-worker-node2")
     assert "swapoff -a" in commands
-    assert any(" install -y " in c and "kubelet=1.34.2-1.1 kubeadm=1.34.2-1.1 kubectl=1.34.2-1.1" in c for c in commands)
-    assert "apt-mark hold kubelet kubeadm kubectl" in commands
+    assert any(" install -y " in c and "kubelet=1.37.1-1.1 kubeadm=1.37.1-1.1 kubectl=1.37.1-1.1 cri-tools" in c for c in commands)
+    assert "apt-mark hold kubelet kubeadm kubectl cri-tools" in commands
 
 
 def test_roles_in_ha_shape(prod_plan: plan.Plan) -> None:
@@ -49,9 +53,9 @@ def test_init_before_joins_before_calico(shape: str, request: pytest.FixtureRequ
 def test_repository_for_the_minor_release(test_plan: plan.Plan) -> None:
     source = plan.uploads(test_plan, "k8s-test-worker3")["/etc/apt/sources.list.d/kubernetes.list"].decode()
     assert source == (
-        "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] https://pkgs.k8s.io/core:/stable:/v1.34/deb/ /\n"
+        "deb [signed-by=/etc/apt/keyrings/kubernetes-apt-keyring.asc] https://pkgs.k8s.io/core:/stable:/v1.37/deb/ /\n"
     )
-    assert any("https://pkgs.k8s.io/core:/stable:/v1.34/deb/Release.key" in c for c in test_plan.commands("k8s-test-cp0"))
+    assert any("https://pkgs.k8s.io/core:/stable:/v1.37/deb/Release.key" in c for c in test_plan.commands("k8s-test-cp0"))
 
 
 def test_repository_mirror(private: dict[str, Any]) -> None:
@@ -62,7 +66,7 @@ def test_repository_mirror(private: dict[str, Any]) -> None:
         **private,
     )
     p = plan.run(inv)
-    assert "http://mirror.local/k8s/core:/stable:/v1.34/deb/ /" in plan.uploads(p, "k8s-test-cp0")["/etc/apt/sources.list.d/kubernetes.list"].decode()
+    assert "http://mirror.local/k8s/core:/stable:/v1.37/deb/ /" in plan.uploads(p, "k8s-test-cp0")["/etc/apt/sources.list.d/kubernetes.list"].decode()
     assert any("http://mirror.local/keys/k8s.asc" in c for c in p.commands("k8s-test-cp0"))
 
 
@@ -131,3 +135,26 @@ def test_interrupted_package_run_is_repaired_first(private: dict[str, Any]) -> N
     repair = next(i for i, c in enumerate(commands) if "dpkg --configure -a" in c)
     assert repair < install and "sleep 2" in commands[repair]  # waits for a still-running dpkg
     assert "DPkg::Lock::Timeout" in commands[install]
+
+
+def test_changed_kube_version_on_a_running_cluster_is_refused(private: dict[str, Any]) -> None:
+    """Re-pinning packages on joined nodes would skew kubelets past the API server: refused while planning."""
+    from deploys import model
+
+    joined = [
+        "iface=eth0",
+        "package kubeadm 1.36.4-1.1 hold ok installed",
+        "mode 600 /etc/kubernetes/kubelet.conf",
+        "sha1 " + "1" * 40 + "  /etc/kubernetes/kubelet.conf",
+    ]
+    responses = {**plan.fresh_host(), "/proc/swaps": joined}
+    inv = plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, **private)
+    with pytest.raises(model.VersionSkewError, match=r"kubeadm 1.36.4-1.1 is installed .* kube_version is 1.37.1: .*deploys/upgrade.py"):
+        plan.run(inv)
+
+
+def test_a_node_not_yet_joined_takes_any_version(private: dict[str, Any]) -> None:
+    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", "package kubeadm 1.36.4-1.1 hold ok installed"]}
+    inv = plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, **private)
+    commands = plan.run(inv).commands("k8s-test-worker0")
+    assert any("kubeadm=1.37.1-1.1" in c for c in commands)

@@ -13,7 +13,7 @@ from tests import plan
 def readme_table() -> dict[str, str]:
     text = (plan.REPO / "README.md").read_text()
     section = text.split("## Data reference", 1)[1].split("\n## ", 1)[0]
-    rows = re.findall(r"^\| `([a-z_]+)` \| (\w+) \| (.+?) \| ", section, re.M)
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| (\w+) \| (.+?) \| ", section, re.M)
     return {key: default for key, _scope, default in rows}
 
 

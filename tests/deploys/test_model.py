@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import os
 import stat
 import subprocess
@@ -49,7 +51,7 @@ def test_prod_inventory_builds_ha_model(tmp_path: Path) -> None:
     assert built.endpoint == "192.168.11.230:16443"
     assert built.load_balancer == "keepalived"
     assert built.kubeadm_api_version == "kubeadm.k8s.io/v1beta4"
-    assert built.pause_image == "registry.k8s.io/pause:3.10.1"
+    assert built.pause_image == "registry.k8s.io/pause:3.10.2"
 
 
 def test_test_inventory_builds_single_control_plane(tmp_path: Path) -> None:
@@ -93,7 +95,7 @@ def test_secrets_generated_once_private_and_reused(tmp_path: Path) -> None:
         (inventory([cp(0)], [w(0)], keepalived_router_id=300), "'keepalived_router_id': 300 is invalid"),
         (inventory([cp(0)], [w(0)], kube_apt_repo_url="ftp://x"), "'kube_apt_repo_url'"),
         (inventory([cp(0)], [("w0", {})]), "host 'w0': node_ip 'w0' is not an IPv4 address"),
-        (inventory([cp(0)], [w(0, kube_version="1.33.1")]), "'kube_version': '1.34.2' on host 'cp0' but '1.33.1' on host 'w0'"),
+        (inventory([cp(0)], [w(0, kube_version="1.33.1")]), "'kube_version': '1.37.1' on host 'cp0' but '1.33.1' on host 'w0'"),
         (inventory([cp(0), cp(1), cp(2)], [w(0)], api_load_balancer="external"), "'control_plane_endpoint' is required"),
         (inventory([cp(0)], [w(0)], control_plane_endpoint="api.example.com"), "expected HOST:PORT"),
     ],
@@ -118,10 +120,34 @@ def test_all_problems_reported_at_once(tmp_path: Path) -> None:
     assert "odd number" in message and "need a shared endpoint" in message and "2 problem(s)" in message
 
 
-def test_v1beta3_below_131_and_pause_image(tmp_path: Path) -> None:
-    built = build(inventory([cp(0)], [w(0)], kube_version="v1.30.4"), tmp_path)
-    assert built.kube_version == "1.30.4" and built.kubeadm_api_version == "kubeadm.k8s.io/v1beta3"
-    assert built.pause_image == "registry.k8s.io/pause:3.9"
+def test_every_supported_minor_is_v1beta4_with_its_pause_image(tmp_path: Path) -> None:
+    for minor, release in model.RELEASES.items():
+        built = build(inventory([cp(0)], [w(0)], kube_version=f"v{release.patch}"), tmp_path)
+        assert built.kube_version == release.patch and built.kubeadm_api_version == "kubeadm.k8s.io/v1beta4"
+        assert built.pause_image == f"registry.k8s.io/pause:{release.pause}"
+    assert list(model.RELEASES) == ["1.35", "1.36", "1.37"]
+    assert model.DEFAULTS["kube_version"] == model.RELEASES["1.37"].patch
+
+
+def test_end_of_life_minor_refused(tmp_path: Path) -> None:
+    with pytest.raises(model.ClusterConfigError, match=r"'1.34.2' is not supported; supported minor releases: 1.35, 1.36, 1.37"):
+        build(inventory([cp(0)], [w(0)], kube_version="1.34.2"), tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        ({"containerd_version": "9.9.9"}, "'containerd_sha256' is required: containerd 9.9.9 has no pinned digest"),
+        ({"containerd_sha256": "abc"}, "'containerd_sha256': 'abc' is not a SHA-256"),
+        ({"runc_version": "1.4"}, "'runc_version': '1.4' is malformed"),
+        ({"apiserver_cert_sans": ["ok.example.com", "bad name"]}, "'apiserver_cert_sans'"),
+        ({"control_plane_schedulable": "yes"}, "'control_plane_schedulable': 'yes' is invalid"),
+        ({"registry_mirror": "ftp://x"}, "'registry_mirror': 'ftp://x' is invalid"),
+    ],
+)
+def test_artifact_and_new_keys_checked(tmp_path: Path, data: dict, message: str) -> None:
+    with pytest.raises(model.ClusterConfigError, match=re.escape(message)):
+        build(inventory([cp(0)], [w(0)], **data), tmp_path)
 
 
 def test_external_load_balancer_endpoint(tmp_path: Path) -> None:
@@ -152,3 +178,13 @@ def test_cli_stops_before_connecting(tmp_path: Path) -> None:
     assert "stacked etcd needs an odd number" in result.stderr
     assert "need a shared endpoint" in result.stderr
     assert "Connected" not in result.stdout + result.stderr
+
+
+def test_external_load_balancer_spans_subnets(tmp_path: Path) -> None:
+    """Control planes in one subnet per availability zone behind an external load balancer."""
+    cps = [(f"cp{i}", {"node_ip": f"10.0.{i}.10"}) for i in range(3)]
+    inv = inventory(cps, [w(0)], api_load_balancer="external", control_plane_endpoint="nlb.example.com:6443")
+    built = build(inv, tmp_path)
+    assert [n.node_ip for n in built.control_planes] == ["10.0.0.10", "10.0.1.10", "10.0.2.10"]
+    keepalived = inventory(cps, [w(0)], vip="10.0.0.100")
+    assert "control planes must share one subnet" in error_of(keepalived, tmp_path)

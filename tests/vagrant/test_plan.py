@@ -85,12 +85,13 @@ def test_kubeadm_init_and_joins_advertise_the_private_address(planned: tuple[str
     endpoint = TOPOLOGIES[topology]["endpoint"]
     for node in p.cluster.nodes[1:]:
         name = node.name.split("/", 1)[1]
-        join = plan.first_line(r"kubeadm join", p.commands(name))
-        assert join is not None and f"kubeadm join {endpoint} " in join, name
+        join = yaml.safe_load(plan.uploads(p, name)["/etc/kubernetes/kubeadm-join.yaml"])
+        assert join["discovery"]["bootstrapToken"]["apiServerEndpoint"] == endpoint, name
+        assert join["nodeRegistration"]["kubeletExtraArgs"] == [{"name": "node-ip", "value": node.node_ip}]
         if node.is_control_plane:
-            assert f"--apiserver-advertise-address {node.node_ip} " in join
+            assert join["controlPlane"]["localAPIEndpoint"]["advertiseAddress"] == node.node_ip
         else:
-            assert "--apiserver-advertise-address" not in join
+            assert "controlPlane" not in join
 
 
 def test_calico_autodetects_the_private_interface(planned: tuple[str, plan.Plan]) -> None:
