@@ -20,7 +20,17 @@ def config_test(p: plan.Plan, host: str, tmp_path: Path, auth: bytes | None = No
     (tmp_path / "auth.conf").write_bytes(auth if auth is not None else uploads["/etc/keepalived/vrrp-auth.conf"])
     conf = uploads["/etc/keepalived/keepalived.conf"].decode().replace("/etc/keepalived/vrrp-auth.conf", str(tmp_path / "auth.conf"))
     (tmp_path / "keepalived.conf").write_text(conf)
-    return subprocess.run(["keepalived", "--config-test", "-f", str(tmp_path / "keepalived.conf")], capture_output=True, text=True)
+    return isolated_config_test(tmp_path / "keepalived.conf", set(re.findall(r"(?:interface|dev) (\S+)", conf)))
+
+
+def isolated_config_test(path: Path, interfaces: set[str]) -> subprocess.CompletedProcess[str]:
+    """`keepalived --config-test` in a network namespace of its own holding exactly INTERFACES.
+
+    keepalived checks that the interfaces exist; the test must not depend on this machine's names.
+    """
+    links = " && ".join(f"ip link add {name} type veth peer name kplp{i}" for i, name in enumerate(sorted(interfaces)))
+    script = f"{links + ' && ' if links else ''}exec keepalived --config-test -f {path}"
+    return subprocess.run(["unshare", "--net", "sh", "-c", script], capture_output=True, text=True)
 
 
 def test_configs_pass_config_test(prod_plan: plan.Plan, tmp_path: Path) -> None:
