@@ -68,7 +68,18 @@ def api_answers_through_endpoint(t: Target, c: Cluster) -> None:
     assert out.stdout.strip() == "ok", f"{url} from {t.node.name}: {out.stdout.strip() or out.stderr.strip()!r}"
 
 
+def containerd_release_installed(t: Target, c: Cluster) -> None:
+    version = c.model.setting("containerd_version")
+    stamp = f"/var/lib/kubeadm-pyinfra/containerd-{version}.done"
+    assert t.host.file(stamp).exists, f"containerd {version} was not installed by the deploy ({stamp} missing)"
+    out = t.run("/usr/local/bin/containerd --version")
+    assert out.rc == 0, f"/usr/local/bin/containerd does not run: {out.stderr.strip()}"
+    distro = t.host.package("containerd")
+    assert not distro.is_installed, f"the distribution's containerd {distro.version} is still installed"
+
+
 NODE_CHECKS: list[Check] = [
+    containerd_release_installed,
     containerd_runs_with_systemd_cgroups,
     kube_packages_pinned_and_held,
     swap_off,
@@ -157,8 +168,38 @@ def calico_pods_running(c: Cluster) -> None:
     assert len(running) == len(c.model.nodes), f"calico-node Running on {len(running)}/{len(c.model.nodes)} nodes"
 
 
+ETCD_CLIENT = (
+    "curl -s --max-time 5 --cacert /etc/kubernetes/pki/etcd/ca.crt"
+    " --cert /etc/kubernetes/pki/etcd/healthcheck-client.crt --key /etc/kubernetes/pki/etcd/healthcheck-client.key"
+)
+
+
+def etcd_members_are_the_control_planes(c: Cluster) -> None:
+    """Stacked etcd: one member per control plane (by name and peer URL), every one healthy.
+
+    Asked through etcd's own v3 JSON gateway with kubeadm's healthcheck client certificate,
+    so it works wherever etcd runs (a static pod or the lab's Debian etcd).
+    """
+    asker = next((c.targets[cp.name] for cp in c.model.control_planes if c.targets[cp.name].reachable), None)
+    assert asker is not None, "no control plane answers"
+    out = asker.run(f"{ETCD_CLIENT} -X POST -d '{{}}' https://127.0.0.1:2379/v3/cluster/member/list")
+    assert out.rc == 0 and out.stdout.strip(), f"etcd member list failed on {asker.node.name}: {out.stderr.strip()}"
+    members = json.loads(out.stdout).get("members", [])
+    by_name = {m.get("name"): m for m in members}
+    expected = {cp.node_name: f"https://{cp.node_ip}:2380" for cp in c.model.control_planes}
+    assert set(by_name) == set(expected), f"etcd members {sorted(by_name)}, expected the control planes {sorted(expected)}"
+    for name, peer in expected.items():
+        assert peer in by_name[name].get("peerURLs", []), f"etcd member {name} peers at {by_name[name].get('peerURLs')}, expected {peer}"
+    for cp in c.model.control_planes:
+        if not c.targets[cp.name].reachable:  # a node that is down is reported once, by node_up
+            continue
+        health = asker.run(f"{ETCD_CLIENT} https://{cp.node_ip}:2379/health")
+        assert '"health":"true"' in health.stdout.replace(" ", ""), f"etcd on {cp.node_name} unhealthy: {health.stdout.strip() or health.stderr.strip()}"
+
+
 CLUSTER_CHECKS: list[Callable[[Cluster], None]] = [
     every_host_registered,
+    etcd_members_are_the_control_planes,
     calico_applied_with_pod_cidr,
     nodes_ready,
     calico_pods_running,
