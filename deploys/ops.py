@@ -75,6 +75,20 @@ def packages(
 
 
 @operation()
+def host_supported(node_ip: str, supported_os: Sequence[str]) -> Iterator[StringCommand]:
+    """Ensure the host runs a supported OS with cgroup v2, failing it (and only it) with the reason if not.
+
+    Kubernetes 1.35+ refuses cgroup v1 hosts (kubeadm preflight SystemVerification, system-validators
+    v1.12.1, CHANGELOG-1.35 "urgent upgrade notes").
+    """
+    state = node_state(host, node_ip)
+    if state.os and state.os not in supported_os:
+        yield fail(f"{state.os or 'this OS'} is not supported; supported: {', '.join(supported_os)}")
+    elif state.cgroup_fs and state.cgroup_fs != "cgroup2fs":
+        yield fail(f"/sys/fs/cgroup is {state.cgroup_fs}: Kubernetes 1.35+ needs cgroup v2 (unified hierarchy)")
+
+
+@operation()
 def swap_off(node_ip: str) -> Iterator[str]:
     """Ensure no swap is active now and none is enabled in /etc/fstab."""
     state = node_state(host, node_ip)

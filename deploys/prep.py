@@ -11,6 +11,8 @@ from deploys.model import Cluster
 from deploys.templates import render
 
 DEFAULTS: dict[str, object] = {}
+# Operating systems this deploy supports ("ID VERSION_ID" of /etc/os-release).
+SUPPORTED_OS = ("debian 12", "debian 13", "ubuntu 22.04", "ubuntu 24.04")
 MODULES_LOAD = watch("/etc/modules-load.d/kubernetes.conf")
 SYSCTL_CONF = watch("/etc/sysctl.d/99-kubernetes.conf")
 
@@ -19,6 +21,7 @@ SYSCTL_CONF = watch("/etc/sysctl.d/99-kubernetes.conf")
 def prepare(cluster: Cluster) -> None:
     """Ensure swap is off, overlay/br_netfilter are present and the sysctls are set and persisted."""
     node = cluster.node(host.name)
+    ops.host_supported(name="Supported OS with cgroup v2", node_ip=node.node_ip, supported_os=SUPPORTED_OS)
     ops.swap_off(name="Swap off, now and in /etc/fstab", node_ip=node.node_ip)
     ops.file(
         name="Kernel modules listed in modules-load.d",
