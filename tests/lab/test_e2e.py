@@ -8,17 +8,10 @@ from pathlib import Path
 import pytest
 
 from lab import config, core, procs, state
-from tests.labtools import REQUIRES_LAB, deploy, on
+from tests.labtools import REQUIRES_LAB, changed, deploy, on
 
 pytestmark = REQUIRES_LAB
 ADMIN = "--kubeconfig /etc/kubernetes/admin.conf"
-
-
-def changed(output: str) -> int:
-    """Operations that changed something, from pyinfra's 'Grand total' row (Hosts Success Error NoChange)."""
-    row = [line for line in output.splitlines() if "Grand total" in line][-1]
-    success = row.split()[3]
-    return 0 if success == "-" else int(success)
 
 
 def registered_nodes(first_cp: str) -> set[str]:
