@@ -64,7 +64,7 @@ def from_inventory_file(path: Path, responses: Mapping[Any, Any] | None = None, 
         real = make_inventory(str(path), cwd=str(REPO))
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {model.CONTROL_PLANE_GROUP: [], model.WORKER_GROUP: []}
     for group in groups:
-        for host in real.get_group(group):
+        for host in real.get_group(group, []):
             data = dict(host.data.dict())
             data.setdefault("node_ip", data.get("ssh_hostname") or host.name)
             data.pop("ssh_hostname", None)
