@@ -319,3 +319,27 @@ def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftover
         f"{command} >>{log} 2>&1 || {{ tail -n 30 {log} >&2; exit 1; }}",
         f"touch {done}",
     ])
+
+
+@operation()
+def torn_down(node_ip: str, command: StringCommand) -> Iterator[StringCommand]:
+    """Ensure the node holds no cluster: COMMAND runs unless nothing of a cluster is left on it."""
+    state = node_state(host, node_ip)
+    traces = state.done or any(state.has(f"/etc/kubernetes/{name}") for name in ("admin.conf", "kubelet.conf"))
+    if not traces and not any(state.active.get(unit) for unit in ("kubelet", "keepalived", "haproxy")):
+        return
+    yield command
+    if _executing():
+        state.done.clear()
+        state.files = {path: value for path, value in state.files.items() if not path.startswith("/etc/kubernetes/")}
+
+
+@operation()
+def local_file_removed(path: str) -> Iterator[object]:
+    """Ensure the file at PATH on the operator's machine is gone."""
+    target = Path(path)
+    if not target.exists():
+        return
+    if _executing():
+        target.unlink()
+    yield StringCommand("true")  # the change happens here, on the operator's machine
