@@ -168,6 +168,26 @@ def test_join_after_credentials_expired(ha_lab: list[str]) -> None:
     assert_verified()
 
 
+def test_reset_then_deploy_again(ha_lab: list[str]) -> None:
+    """deploys/reset.py tears the cluster down (refused without confirmation); a deploy on the same hosts works."""
+    reset = [config.PYINFRA, "-y", "inventories/lab.py", "deploys/reset.py"]
+    refused = subprocess.run(reset, cwd=config.REPO, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "confirm_reset=lab" in refused.stdout + refused.stderr
+    assert on(ha_lab[0], "test -f /etc/kubernetes/admin.conf && echo kept").strip() == "kept"
+    start = time.monotonic()
+    done = subprocess.run([*reset, "--data", "confirm_reset=lab"], cwd=config.REPO, capture_output=True, text=True,
+                          timeout=600)
+    took = time.monotonic() - start
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    for node in ha_lab:
+        assert on(node, "ls /etc/kubernetes/manifests /var/lib/etcd 2>/dev/null | grep -c yaml || true").strip() == "0"
+        assert on(node, "test -e /etc/kubernetes/admin.conf || test -e /var/lib/kubeadm-pyinfra || echo clean").strip() == "clean"
+    start = time.monotonic()
+    deploy()
+    figure(f"reset of the 3+3 cluster in {took:.1f}s; deployed again on the same hosts in {time.monotonic() - start:.1f}s")
+    assert_verified()
+
+
 @pytest.mark.parametrize(
     ("moment", "marker", "delay"),
     [
@@ -249,22 +269,3 @@ def test_killed_during_a_join_the_next_run_waits_for_it() -> None:
     finally:
         assert core.down() == []
 
-
-def test_reset_then_deploy_again(ha_lab: list[str]) -> None:
-    """deploys/reset.py tears the cluster down (refused without confirmation); a deploy on the same hosts works."""
-    reset = [config.PYINFRA, "-y", "inventories/lab.py", "deploys/reset.py"]
-    refused = subprocess.run(reset, cwd=config.REPO, capture_output=True, text=True, timeout=300)
-    assert refused.returncode != 0 and "confirm_reset=lab" in refused.stdout + refused.stderr
-    assert on(ha_lab[0], "test -f /etc/kubernetes/admin.conf && echo kept").strip() == "kept"
-    start = time.monotonic()
-    done = subprocess.run([*reset, "--data", "confirm_reset=lab"], cwd=config.REPO, capture_output=True, text=True,
-                          timeout=600)
-    took = time.monotonic() - start
-    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
-    for node in ha_lab:
-        assert on(node, "ls /etc/kubernetes/manifests /var/lib/etcd 2>/dev/null | grep -c yaml || true").strip() == "0"
-        assert on(node, "test -e /etc/kubernetes/admin.conf || test -e /var/lib/kubeadm-pyinfra || echo clean").strip() == "clean"
-    start = time.monotonic()
-    deploy()
-    figure(f"reset of the 3+3 cluster in {took:.1f}s; deployed again on the same hosts in {time.monotonic() - start:.1f}s")
-    assert_verified()
