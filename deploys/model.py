@@ -84,10 +84,8 @@ CHECKSUMS: dict[tuple[str, str, str], str] = {
     ("runc", "1.4.3", "arm64"): "633301e2e32f8a5ad54031aab4901eb00308bec677dd15faa2751e8f9dab5ca4",
     ("runc", "1.3.6", "amd64"): "3f3921dbbee7723e9868f97e88e51ffc910206e3ba55646e74d93d24ea76023c",
     ("runc", "1.3.6", "arm64"): "6be27a061ef89bb14c6cb495405bba80f46cea213b8f79378a6086b1bac6b747",
-    ("cni_plugins", "1.9.1", "amd64"): "b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303",
-    ("cni_plugins", "1.9.1", "arm64"): "56171987d3947707c3563db2f4001bccaf50fd63468611b9f3cbecb1375ee7ec",
 }
-ARTIFACTS = ("containerd", "runc", "cni_plugins")
+ARTIFACTS = ("containerd", "runc")
 LOAD_BALANCERS = ("keepalived", "external")
 CALICO_ENCAPSULATIONS = ("IPIP", "IPIPCrossSubnet", "VXLAN", "VXLANCrossSubnet", "None")
 _VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
@@ -153,6 +151,11 @@ class Cluster:
     @property
     def kube_package_version(self) -> str:
         return f"{self.kube_version}-{self.kube_deb_revision}"
+
+    @property
+    def cri_tools_package_version(self) -> str:
+        """cri-tools of the same minor, as every pkgs.k8s.io minor repository carries it (X.Y.0-1.1)."""
+        return f"{self.kube_minor}.0-1.1"
 
     @property
     def kubeadm_api_version(self) -> str:
@@ -447,7 +450,7 @@ def _check_versions(values: Mapping[str, Any], errors: list[str]) -> None:
             )
     containerd = values.get("containerd_version")
     if release and isinstance(containerd, str) and _PLAIN_VERSION.match(containerd):
-        if not _containerd_supported(containerd, release):
+        if not _containerd_supported(containerd, release) and values.get("allow_unsupported_containerd") is not True:
             lines = ", ".join(f"{v}+" for v in release.containerd)
             errors.append(
                 f"key 'containerd_version': {containerd} does not support Kubernetes {version}; "
@@ -588,7 +591,7 @@ def _check_settings(values: Mapping[str, Any], errors: list[str]) -> None:
         "kube_apt_key_url": (lambda v: v is None or _is_url(v), "an http(s) URL or None"),
         "containerd_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
         "runc_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
-        "cni_plugins_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
+        "allow_unsupported_containerd": (lambda v: isinstance(v, bool), "true or false"),
         "calico_crds_manifest_url": (_is_url, "an http(s) URL ('{version}' is replaced by calico_version)"),
         "registry_mirror": (lambda v: v is None or _is_url(v), "an http(s) URL ('{registry}' optional) or None"),
         "control_plane_schedulable": (lambda v: isinstance(v, bool), "true or false"),

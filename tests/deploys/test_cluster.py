@@ -24,7 +24,7 @@ def test_every_host_prepared_and_given_packages(prod_plan: plan.Plan) -> None:
         assert prod_plan.hosts_of(step) == everyone, step
     commands = prod_plan.commands("k8s-worker-node2")
     assert "swapoff -a" in commands
-    assert any(" install -y " in c and "kubelet=1.37.1-1.1 kubeadm=1.37.1-1.1 kubectl=1.37.1-1.1 cri-tools" in c for c in commands)
+    assert any(" install -y " in c and "kubelet=1.37.1-1.1 kubeadm=1.37.1-1.1 kubectl=1.37.1-1.1 cri-tools=1.37.0-1.1" in c for c in commands)
     assert "apt-mark hold kubelet kubeadm kubectl cri-tools" in commands
 
 
