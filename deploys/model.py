@@ -592,6 +592,7 @@ def _check_settings(values: Mapping[str, Any], errors: list[str]) -> None:
         "containerd_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
         "runc_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
         "allow_unsupported_containerd": (lambda v: isinstance(v, bool), "true or false"),
+        "allow_cgroup_v1": (lambda v: isinstance(v, bool), "true or false"),
         "calico_crds_manifest_url": (_is_url, "an http(s) URL ('{version}' is replaced by calico_version)"),
         "registry_mirror": (lambda v: v is None or _is_url(v), "an http(s) URL ('{registry}' optional) or None"),
         "control_plane_schedulable": (lambda v: isinstance(v, bool), "true or false"),

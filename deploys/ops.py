@@ -75,7 +75,7 @@ def packages(
 
 
 @operation()
-def host_supported(node_ip: str, supported_os: Sequence[str]) -> Iterator[StringCommand]:
+def host_supported(node_ip: str, supported_os: Sequence[str], allow_cgroup_v1: bool = False) -> Iterator[StringCommand]:
     """Ensure the host runs a supported OS with cgroup v2, failing it (and only it) with the reason if not.
 
     Kubernetes 1.35+ refuses cgroup v1 hosts (kubeadm preflight SystemVerification, system-validators
@@ -84,8 +84,11 @@ def host_supported(node_ip: str, supported_os: Sequence[str]) -> Iterator[String
     state = node_state(host, node_ip)
     if state.os and state.os not in supported_os:
         yield fail(f"{state.os or 'this OS'} is not supported; supported: {', '.join(supported_os)}")
-    elif state.cgroup_fs and state.cgroup_fs != "cgroup2fs":
-        yield fail(f"/sys/fs/cgroup is {state.cgroup_fs}: Kubernetes 1.35+ needs cgroup v2 (unified hierarchy)")
+    elif state.cgroup_fs and state.cgroup_fs != "cgroup2fs" and not allow_cgroup_v1:
+        yield fail(
+            f"/sys/fs/cgroup is {state.cgroup_fs}: Kubernetes 1.35+ needs cgroup v2 (unified hierarchy);"
+            " allow_cgroup_v1 = True keeps a legacy host (deprecated upstream)"
+        )
 
 
 @operation()

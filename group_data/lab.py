@@ -28,3 +28,5 @@ allow_unsupported_containerd = True
 runc_version = _mirror.artifact_version("runc")
 runc_download_url = f"{_MIRROR}/github/opencontainers/runc/releases/download/v{{version}}/runc.{{arch}}"
 runc_sha256 = _mirror.artifact_sha256("runc")
+# This build machine's kernel offers cgroup v1 only, and the nspawn nodes inherit it.
+allow_cgroup_v1 = True

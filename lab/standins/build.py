@@ -91,16 +91,21 @@ class Package:
     summary: str  # upstream's Summary
     depends: tuple[str, ...]  # upstream's Requires for the served minors, then what the stand-ins need
     files: dict[str, str] = field(default_factory=dict)  # extra path -> content
+    dirs: tuple[str, ...] = ()  # empty directories the package ships
     conffiles: tuple[str, ...] = ()
     scripts: dict[str, str] = field(default_factory=dict)  # DEBIAN/<name> -> content
 
 
-STANDIN_NEEDS = ("python3", "python3-yaml", "openssl")
+# python3-cryptography: AES-GCM for the kubeadm-certs Secret and Secrets encrypted at rest.
+STANDIN_NEEDS = ("python3", "python3-yaml", "python3-cryptography", "openssl")
 PACKAGES = (
     Package("kubelet", "kubelet", "net", "Node agent for Kubernetes clusters",
             ("iptables (>= 1.4.21)", "kubernetes-cni (>= 1.2.0)", "mount", "util-linux", *STANDIN_NEEDS, "iproute2"),
             files={"usr/lib/systemd/system/kubelet.service": KUBELET_UNIT, "etc/default/kubelet": KUBELET_ENV,
-                   "var/lib/kubelet/.kubelet-keep": "", "etc/kubernetes/manifests/.kubelet-keep": ""},
+                   },
+            # kubernetes/release's kubelet package ships both directories empty (kubeadm's join preflight
+            # DirAvailable--etc-kubernetes-manifests fails on any file in the manifests directory).
+            dirs=("var/lib/kubelet", "etc/kubernetes/manifests"),
             conffiles=("/etc/default/kubelet",), scripts={"postinst": KUBELET_POSTINST, "prerm": KUBELET_PRERM}),
     Package("kubeadm", "kubeadm", "admin", "Command-line utility for administering a Kubernetes cluster",
             (*STANDIN_NEEDS, "iproute2"),
@@ -254,6 +259,8 @@ def build_standin(package: Package, version: str, revision: str, kube_version: s
         for path, content in package.files.items():
             (root / path).parent.mkdir(parents=True, exist_ok=True)
             (root / path).write_text(content)
+        for path in package.dirs:
+            (root / path).mkdir(parents=True, exist_ok=True)
         debian_dir = root / "DEBIAN"
         debian_dir.mkdir()
         full = f"{version}-{revision}"

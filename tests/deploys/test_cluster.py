@@ -178,3 +178,17 @@ def test_unsupported_host_fails_first_with_the_reason(private: dict[str, Any], f
     p = plan.run(plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, **private))
     commands = p.commands("k8s-test-worker0")
     assert reason in commands[0] and commands[0].endswith("exit 1")  # the host's first command: it stops there
+
+
+def test_cgroup_v1_host_kept_only_when_asked(private: dict[str, Any]) -> None:
+    import yaml
+
+    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", "os=debian 12", "cgroup_fs=tmpfs"]}
+    inv = plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, allow_cgroup_v1=True, **private)
+    p = plan.run(inv)
+    assert not any("cgroup" in c for c in p.commands("k8s-test-worker0") if "error:" in c)
+    docs = {d["kind"]: d for d in yaml.safe_load_all(plan.uploads(p, "k8s-test-cp0")["/etc/kubernetes/kubeadm-config.yaml"])}
+    assert docs["KubeletConfiguration"]["failCgroupV1"] is False
+    assert docs["InitConfiguration"]["nodeRegistration"]["ignorePreflightErrors"] == ["SystemVerification"]
+    join = yaml.safe_load(plan.uploads(p, "k8s-test-worker0")["/etc/kubernetes/kubeadm-join.yaml"])
+    assert join["nodeRegistration"]["ignorePreflightErrors"] == ["SystemVerification"]
