@@ -34,8 +34,10 @@ deps: $(PYTHON) ## what the lab and a deploy need (apt + pip into .venv, as root
 vagrant-deps: ## Vagrant (only for the Vagrant targets and their tests)
 	@command -v $(VAGRANT) >/dev/null || { apt-get update -q && $(APT_INSTALL) vagrant; }
 
-test-deps: deps vagrant-deps ## what every test needs: test tools, the AWS SDK, haproxy/keepalived for config checks
-	@command -v haproxy >/dev/null && command -v keepalived >/dev/null || { apt-get update -q && $(APT_INSTALL) haproxy keepalived; }
+test-deps: deps vagrant-deps ## what every test needs: test tools, the AWS SDK, haproxy/keepalived for config checks, etcd for the stand-in tests
+	@command -v haproxy >/dev/null && command -v keepalived >/dev/null && command -v etcd >/dev/null \
+		|| { apt-get update -q && $(APT_INSTALL) haproxy keepalived etcd-server etcd-client \
+		&& { systemctl disable --now etcd 2>/dev/null || true; }; }
 	$(PYTHON) -m pip install -q -e '.[test,aws]'
 
 lab: deps ## build the local lab (TOPOLOGY=3+3|1+4) and deploy a cluster into it

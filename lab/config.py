@@ -42,7 +42,7 @@ PROPAGATE_DIR = Path("/run/systemd/nspawn/propagate")
 # Debian's containerd and runc stay: a node can be given the distribution's containerd the deploy replaces.
 MIRROR_PACKAGES = (
     "curl", "ca-certificates", "containerd", "runc", "haproxy", "keepalived", "gnupg",
-    "apt-transport-https", "openssl", "python3-yaml", "python3-cryptography", "python3-cffi-backend", "iptables", "conntrack", "socat",
+    "apt-transport-https", "openssl", "python3-yaml", "python3-cryptography", "python3-cffi-backend", "python3-nacl", "iptables", "conntrack", "socat",
     "ethtool", "ebtables", "kmod", "ipset", "ipvsadm", "nfs-common", "jq", "lsb-release",
 )
 BASE_INCLUDE = (

@@ -96,8 +96,8 @@ class Package:
     scripts: dict[str, str] = field(default_factory=dict)  # DEBIAN/<name> -> content
 
 
-# python3-cryptography: AES-GCM for the kubeadm-certs Secret and Secrets encrypted at rest.
-STANDIN_NEEDS = ("python3", "python3-yaml", "python3-cryptography", "openssl")
+# python3-cryptography, python3-nacl: AES-GCM for the kubeadm-certs Secret, aescbc/aesgcm/secretbox at rest.
+STANDIN_NEEDS = ("python3", "python3-yaml", "python3-cryptography", "python3-nacl", "openssl")
 PACKAGES = (
     Package("kubelet", "kubelet", "net", "Node agent for Kubernetes clusters",
             ("iptables (>= 1.4.21)", "kubernetes-cni (>= 1.2.0)", "mount", "util-linux", *STANDIN_NEEDS, "iproute2"),
