@@ -11,7 +11,6 @@ import json
 import re
 from typing import Callable
 
-import pytest
 
 from deploys.facts import SYSCTLS
 from tests.verify.targets import Cluster, Target
