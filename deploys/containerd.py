@@ -13,29 +13,37 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import node_state, watch
 from deploys.model import Cluster
+from deploys.schema import Key
 from deploys.templates import render
 
-DEFAULTS: dict[str, object] = {
-    "containerd_version": "2.3.4",
-    "containerd_download_url": (
-        "https://github.com/containerd/containerd/releases/download/v{version}/containerd-{version}-linux-{arch}.tar.gz"
+_ARTIFACT_URL = schema.url("version", "arch")
+_PINNED = "the pinned digest for the version and architecture"
+KEYS: dict[str, Key] = {
+    "containerd_version": Key("2.3.4", schema.STRING_VERSION),
+    "containerd_download_url": Key(
+        "https://github.com/containerd/containerd/releases/download/v{version}/containerd-{version}-linux-{arch}.tar.gz",
+        _ARTIFACT_URL,
     ),
-    "containerd_sha256": None,  # None = the pinned digest in CHECKSUMS for the version and architecture
-    "runc_version": "1.4.3",
-    "runc_download_url": "https://github.com/opencontainers/runc/releases/download/v{version}/runc.{arch}",
-    "runc_sha256": None,
-    "cni_plugins_version": "1.9.1",
-    "cni_plugins_download_url": (
-        "https://github.com/containernetworking/plugins/releases/download/v{version}/cni-plugins-linux-{arch}-v{version}.tgz"
+    "containerd_sha256": Key(None, schema.optional(schema.SHA256, _PINNED)),  # None = model.CHECKSUMS
+    "runc_version": Key("1.4.3", schema.STRING_VERSION),
+    "runc_download_url": Key(
+        "https://github.com/opencontainers/runc/releases/download/v{version}/runc.{arch}", _ARTIFACT_URL
     ),
-    "cni_plugins_sha256": None,
+    "runc_sha256": Key(None, schema.optional(schema.SHA256, _PINNED)),
+    "cni_plugins_version": Key("1.9.1", schema.STRING_VERSION),
+    "cni_plugins_download_url": Key(
+        "https://github.com/containernetworking/plugins/releases/download/v{version}/cni-plugins-linux-{arch}-v{version}.tgz",
+        _ARTIFACT_URL,
+    ),
+    "cni_plugins_sha256": Key(None, schema.optional(schema.SHA256, _PINNED)),
     # One mirror for every registry the cluster pulls from (containerd certs.d hosts.toml);
     # "{registry}" in the URL becomes the upstream registry's name (path-based proxies).
-    "registry_mirror": None,
+    "registry_mirror": Key(None, schema.optional(schema.url("registry"), "no mirror")),
 }
+DEFAULTS = schema.defaults(KEYS)
 # Upstream registries the cluster pulls from: kubeadm's images, Calico's operator and its images.
 MIRRORED_REGISTRIES = {
     "registry.k8s.io": "https://registry.k8s.io",
@@ -69,7 +77,9 @@ def config_version(containerd_version: str) -> int:
 def artifact_url(cluster: Cluster, name: str, arch: str) -> str:
     """The download URL of artifact NAME (containerd, runc, cni_plugins) for ARCH."""
     version = cluster.setting(f"{name}_version")
-    return str(cluster.setting(f"{name}_download_url")).format(version=version, arch=arch)
+    template = str(cluster.setting(f"{name}_download_url"))
+    # The URL's grammar allows only these placeholders (no attribute or index look-ups).
+    return template.replace("{version}", version).replace("{arch}", arch)
 
 
 def hosts_toml(registry: str, mirror: str) -> str:

@@ -14,13 +14,15 @@ from pyinfra.api import FileUploadCommand, StringCommand, deploy, operation
 from pyinfra.api.arguments import ConnectorArguments, pop_global_arguments
 from pyinfra.api.exceptions import OperationError
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import node_state
 from deploys.control_plane import HALF_DONE, KUBEADM_CONFIG
+from deploys.schema import Key
 from deploys.model import Cluster, Node
 from deploys.templates import render
 
-DEFAULTS: dict[str, object] = {}
+KEYS: dict[str, Key] = {}
+DEFAULTS = schema.defaults(KEYS)
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 JOIN_LOG = "/var/log/kubeadm-join.log"
 JOIN_CONFIG = "/etc/kubernetes/kubeadm-join.yaml"

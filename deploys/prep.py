@@ -5,12 +5,14 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import watch
+from deploys.schema import Key
 from deploys.model import Cluster
 from deploys.templates import render
 
-DEFAULTS: dict[str, object] = {}
+KEYS: dict[str, Key] = {}
+DEFAULTS = schema.defaults(KEYS)
 MODULES_LOAD = watch("/etc/modules-load.d/kubernetes.conf")
 SYSCTL_CONF = watch("/etc/sysctl.d/99-kubernetes.conf")
 

@@ -58,7 +58,7 @@ def test_test_inventory_builds_single_control_plane(tmp_path: Path) -> None:
     built = build(plan.from_inventory_file(REPO / "inventories" / "test.py"), tmp_path)
     assert len(built.control_planes) == 1 and len(built.workers) == 4
     assert built.endpoint == "192.168.10.10:6443"
-    assert built.load_balancer is None and built.secrets == {}
+    assert built.load_balancer is None and set(built.secrets) == {"encryption_key"}
 
 
 def test_secrets_generated_once_private_and_reused(tmp_path: Path) -> None:
@@ -83,18 +83,18 @@ def test_secrets_generated_once_private_and_reused(tmp_path: Path) -> None:
         (inventory([cp(0), cp(1), cp(2)], [w(0)], vip="10.1.0.11"), "'vip': 10.1.0.11 is the node_ip of host 'cp1'"),
         (inventory([cp(0), cp(1), cp(2)], [w(0)], vip="10.9.0.100"), "outside the control planes' subnet"),
         (inventory([cp(0)], [w(0), ("w1", {"node_ip": "10.1.0.20"})]), "node_ip 10.1.0.20 is also used by host 'w0'"),
-        (inventory([cp(0)], [w(0), ("W0", {"node_ip": "10.1.0.30"})]), "node name 'w0' is also used"),
+        (inventory([cp(0)], [w(0), ("W0", {"node_ip": "10.1.0.30"})]), "node name 'w0' (its inventory name lower-cased, as the kubelet does) is also used"),
         (inventory([cp(0)], [w(0)], pod_cidr="10.96.0.0/16"), "'pod_cidr' 10.96.0.0/16 and 'service_cidr' 10.96.0.0/12 overlap"),
         (inventory([cp(0)], [w(0)], pod_cidr="10.1.0.0/16"), "'pod_cidr': 10.1.0.0/16 overlaps the node network"),
         (inventory([cp(0)], [w(0)], service_cidr="10.0.0.0/8"), "contains node_ip 10.1.0.10 of host 'cp0'"),
-        (inventory([cp(0)], [w(0)], pod_cidr="10.300.0.0/16"), "'pod_cidr': '10.300.0.0/16' is not an IPv4 network"),
-        (inventory([cp(0)], [w(0)], kube_version="1.34"), "'kube_version': '1.34' is malformed"),
+        (inventory([cp(0)], [w(0)], pod_cidr="10.300.0.0/16"), "'pod_cidr' = '10.300.0.0/16' on host 'cp0' (from the inventory's data for all hosts): expected an IPv4 network"),
+        (inventory([cp(0)], [w(0)], kube_version="1.34"), "'kube_version' = '1.34' on host 'cp0' (from the inventory's data for all hosts): expected a version X.Y.Z"),
         (inventory([cp(0)], [w(0)], kube_version="1.19.3"), "'kube_version': '1.19.3' is not supported"),
-        (inventory([cp(0)], [w(0)], kube_version="latest"), "is malformed"),
-        (inventory([cp(0)], [w(0)], calico_encapsulation="GRE"), "'calico_encapsulation': 'GRE' is invalid"),
-        (inventory([cp(0)], [w(0)], keepalived_router_id=300), "'keepalived_router_id': 300 is invalid"),
+        (inventory([cp(0)], [w(0)], kube_version="latest"), "'kube_version' = 'latest'"),
+        (inventory([cp(0)], [w(0)], calico_encapsulation="GRE"), "'calico_encapsulation' = 'GRE' on host 'cp0' (from the inventory's data for all hosts): expected one of 'IPIP'"),
+        (inventory([cp(0)], [w(0)], keepalived_router_id=300), "'keepalived_router_id' = 300 on host 'cp0' (from the inventory's data for all hosts): expected an integer 1-255"),
         (inventory([cp(0)], [w(0)], kube_apt_repo_url="ftp://x"), "'kube_apt_repo_url'"),
-        (inventory([cp(0)], [("w0", {})]), "host 'w0': node_ip 'w0' is not an IPv4 address"),
+        (inventory([cp(0)], [("w0", {})]), "host 'w0': no 'node_ip' set and its SSH address 'w0' is not an IPv4 address"),
         (inventory([cp(0)], [w(0, kube_version="1.33.1")]), "'kube_version': '1.37.1' on host 'cp0' but '1.33.1' on host 'w0'"),
         (inventory([cp(0), cp(1), cp(2)], [w(0)], api_load_balancer="external"), "'control_plane_endpoint' is required"),
         (inventory([cp(0)], [w(0)], control_plane_endpoint="api.example.com"), "expected HOST:PORT"),
@@ -138,11 +138,11 @@ def test_end_of_life_minor_refused(tmp_path: Path) -> None:
     ("data", "message"),
     [
         ({"containerd_version": "9.9.9"}, "'containerd_sha256' is required: containerd 9.9.9 has no pinned digest"),
-        ({"containerd_sha256": "abc"}, "'containerd_sha256': 'abc' is not a SHA-256"),
-        ({"runc_version": "1.4"}, "'runc_version': '1.4' is malformed"),
-        ({"apiserver_cert_sans": ["ok.example.com", "bad name"]}, "'apiserver_cert_sans'"),
-        ({"control_plane_schedulable": "yes"}, "'control_plane_schedulable': 'yes' is invalid"),
-        ({"registry_mirror": "ftp://x"}, "'registry_mirror': 'ftp://x' is invalid"),
+        ({"containerd_sha256": "abc"}, "'containerd_sha256' = 'abc' on host 'cp0' (from the inventory's data for all hosts): expected a SHA-256"),
+        ({"runc_version": "1.4"}, "'runc_version' = '1.4' on host 'cp0' (from the inventory's data for all hosts): expected a version X.Y.Z"),
+        ({"apiserver_cert_sans": ["ok.example.com", "bad name"]}, "'apiserver_cert_sans' = ['ok.example.com', 'bad name']"),
+        ({"control_plane_schedulable": "yes"}, "'control_plane_schedulable' = 'yes' on host 'cp0' (from the inventory's data for all hosts): expected True or False"),
+        ({"registry_mirror": "ftp://x"}, "'registry_mirror' = 'ftp://x' on host 'cp0' (from the inventory's data for all hosts): expected an http(s) URL"),
     ],
 )
 def test_artifact_and_new_keys_checked(tmp_path: Path, data: dict, message: str) -> None:
@@ -155,7 +155,7 @@ def test_external_load_balancer_endpoint(tmp_path: Path) -> None:
         inventory([cp(0), cp(1), cp(2)], [w(0)], api_load_balancer="external", control_plane_endpoint="nlb.aws:16443"),
         tmp_path,
     )
-    assert built.endpoint == "nlb.aws:16443" and not built.keepalived and built.secrets == {}
+    assert built.endpoint == "nlb.aws:16443" and not built.keepalived and set(built.secrets) == {"encryption_key"}
 
 
 BAD_INVENTORY = '''
