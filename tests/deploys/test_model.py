@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import re
-
-import os
 import stat
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -156,28 +152,6 @@ def test_external_load_balancer_endpoint(tmp_path: Path) -> None:
         tmp_path,
     )
     assert built.endpoint == "nlb.aws:16443" and not built.keepalived and set(built.secrets) == {"encryption_key"}
-
-
-BAD_INVENTORY = '''
-control_plane = [("@fake/cp0", {"node_ip": "10.1.0.10", "node_name": "cp0"}),
-                 ("@fake/cp1", {"node_ip": "10.1.0.11", "node_name": "cp1"})]
-workers = [("@fake/w0", {"node_ip": "10.1.0.20", "node_name": "w0"})]
-'''
-
-
-def test_cli_stops_before_connecting(tmp_path: Path) -> None:
-    """`pyinfra BAD deploys/cluster.py` names the problem and connects to nothing."""
-    bad = tmp_path / "bad.py"
-    bad.write_text(BAD_INVENTORY)
-    env = {**os.environ, "HOME": str(tmp_path)}
-    result = subprocess.run(
-        [sys.executable, "-m", "pyinfra", str(bad), "deploys/cluster.py", "-y"],
-        cwd=REPO, capture_output=True, text=True, env=env, timeout=120,
-    )
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "stacked etcd needs an odd number" in result.stderr
-    assert "need a shared endpoint" in result.stderr
-    assert "Connected" not in result.stdout + result.stderr
 
 
 def test_external_load_balancer_spans_subnets(tmp_path: Path) -> None:
