@@ -182,7 +182,9 @@ def url(*placeholders: str) -> Type:
         filled = value
         for placeholder in placeholders:
             filled = filled.replace(f"{{{placeholder}}}", "x")
-        return _URL.fullmatch(filled) is not None
+        # Each path segment names a file at most (a download's cache file takes the last one).
+        segments = filled.split("?")[0].split("/")[3:]
+        return _URL.fullmatch(filled) is not None and all(len(segment) <= 200 for segment in segments)
 
     expected = "an http(s) URL" + (f" ({named} filled in)" if placeholders else "")
     return Type("URL" + (f" with {named}" if placeholders else ""), expected, valid)
