@@ -287,3 +287,12 @@ def test_odd_but_valid_values_are_harmless(key: str, value: Any) -> None:
 def test_injections_from_the_issue_are_refused(key: str, value: Any) -> None:
     with pytest.raises(model.ClusterConfigError, match=re.escape(f"'{key}' = ")):
         model.build(inventory(key, value), components.defaults(), write_secrets=False)
+
+
+@pytest.mark.parametrize("value", ["eth0\nvirtual_ipaddress", "x\r", "a\u2028b", "a\x85b", "a\x00"])
+def test_templates_render_no_line_break_whatever_they_are_given(value: str) -> None:
+    """The last line of defence: a value that escaped the model still cannot add a line to a file."""
+    from deploys.templates import TemplateValueError, render
+
+    with pytest.raises(TemplateValueError):
+        render("containerd/hosts.toml.j2", server="https://quay.io", mirror=value, override_path=False)
