@@ -289,10 +289,13 @@ def test_injections_from_the_issue_are_refused(key: str, value: Any) -> None:
         model.build(inventory(key, value), components.defaults(), write_secrets=False)
 
 
-@pytest.mark.parametrize("value", ["eth0\nvirtual_ipaddress", "x\r", "a\u2028b", "a\x85b", "a\x00"])
-def test_templates_render_no_line_break_whatever_they_are_given(value: str) -> None:
+@pytest.mark.parametrize("value", ["eth0\n    virtual_ipaddress", "x\r", "a\u2028b", "a\x85b", "a\x00"])
+def test_templates_render_no_line_break_whatever_they_are_given(prod_plan: plan.Plan, value: str) -> None:
     """The last line of defence: a value that escaped the model still cannot add a line to a file."""
     from deploys.templates import TemplateValueError, render
 
+    cluster, node = prod_plan.cluster, prod_plan.cluster.control_planes[0]
+    arguments = {"cluster": cluster, "node": node, "priority": 250, "prefix": 24, "auth_file": "/a"}
+    assert "interface eth0\n" in render("keepalived/keepalived.conf.j2", interface="eth0", **arguments)
     with pytest.raises(TemplateValueError):
-        render("containerd/hosts.toml.j2", server="https://quay.io", mirror=value, override_path=False)
+        render("keepalived/keepalived.conf.j2", interface=value, **arguments)
