@@ -1,10 +1,13 @@
 """Control-plane init: `kubeadm init` from a config file, once, on the first control plane.
 
 Every control plane gets, before kubeadm init or join, the API server's Secrets encryption
-config (one key set for the cluster, identical everywhere: Kubernetes docs, "Encrypting
-Confidential Data at Rest") and its audit policy, both 0600 in 0700 directories; the kubeadm
-config wires them in with apiServer.extraArgs and extraVolumes, so joining control planes get
-the same flags from the cluster's kubeadm-config.
+config (one key set for the cluster, identical everywhere: kubernetes/website
+content/en/docs/tasks/administer-cluster/encrypt-data.md, "the encryption configuration file
+must be the same") and its audit policy (content/en/docs/tasks/debug/debug-cluster/audit.md,
+log backend), both 0600 in 0700 directories; the kubeadm config wires them in with
+apiServer.extraArgs and extraVolumes (content/en/docs/reference/config-api/kubeadm-config.v1beta4.md:
+Arg {name, value}, HostPathMount {name, hostPath, mountPath, readOnly, pathType}), so joining
+control planes get the same flags from the cluster's kubeadm-config.
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from deploys.model import JOIN_TOKEN_TTL, Cluster, Node
 from deploys.schema import Key
 from deploys.templates import render
 
-# Audit log rotation (kube-apiserver --audit-log-*; kubespray's defaults: 30 days, 10 files, 100 MB).
+# Audit log rotation (kube-apiserver --audit-log-*), kubespray's defaults (roles/kubernetes/control-plane/
+# defaults/main/main.yml: audit_log_maxage 30, audit_log_maxbackups 10, audit_log_maxsize 100).
 KEYS: dict[str, Key] = {
     "audit_log_maxage": Key(30, schema.integer(1, 3650, "days")),
     "audit_log_maxbackup": Key(10, schema.integer(1, 1000, "files")),
@@ -54,7 +58,9 @@ class Volume:
 
 
 # The directories are mounted, not the files: a file replaced by a new one (a new inode) stays
-# visible, so the API server sees a rotated key (--encryption-provider-config-automatic-reload).
+# visible, so the API server sees a rotated key (--encryption-provider-config-automatic-reload polls
+# the file every minute: k8s.io/apiserver pkg/server/options/encryptionconfig/controller/controller.go,
+# EncryptionConfigFileChangePollDuration).
 APISERVER_VOLUMES = (
     Volume("encryption-config", ENCRYPTION_DIR, True),
     Volume("audit-policy", AUDIT_DIR, True),

@@ -86,6 +86,6 @@ def install(cluster: Cluster) -> None:
         node_ip=node.node_ip,
         dest=KUBELET_DEFAULTS,
         content=f"KUBELET_EXTRA_ARGS=--node-ip={node.node_ip}\n",
-        mode="600",  # part of the kubelet's service configuration: CIS 4.1.1 asks 600
+        mode="600",  # the kubelet service's configuration: CIS 4.1.1 asks 600 (kube-bench cfg/cis-1.12/node.yaml)
     )
     ops.service(name="kubelet enabled", node_ip=node.node_ip, service_name="kubelet", running=False)
