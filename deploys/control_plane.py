@@ -38,6 +38,8 @@ AUDIT_DIR = "/etc/kubernetes/audit"
 AUDIT_POLICY = watch(f"{AUDIT_DIR}/policy.yaml")
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
 AUDIT_LOG = f"{AUDIT_LOG_DIR}/audit.log"
+# Made before kubeadm starts the API server (the kubelet would make a hostPath folder 0755).
+MAKE_AUDIT_LOG_DIR = f"install -d -m 700 {AUDIT_LOG_DIR}"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 INIT_LOG = "/var/log/kubeadm-init.log"
 INIT_STAMP = "kubeadm-init"
@@ -144,7 +146,7 @@ def _kubeadm_init(node_ip: str):
     yield StringCommand(
         ops.kubeadm_script(
             INIT_STAMP,
-            f"kubeadm init --config {KUBEADM_CONFIG} --upload-certs",
+            f"{MAKE_AUDIT_LOG_DIR} && kubeadm init --config {KUBEADM_CONFIG} --upload-certs",
             INIT_LOG,
             # A cluster made before stamps existed: its API answers and kubeadm's bootstrap-token
             # phase (one of init's last) has published cluster-info.

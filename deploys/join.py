@@ -16,7 +16,7 @@ from pyinfra.api.exceptions import OperationError
 
 from deploys import ops, schema
 from deploys.facts import node_state
-from deploys.control_plane import HALF_DONE, KUBEADM_CONFIG
+from deploys.control_plane import HALF_DONE, KUBEADM_CONFIG, MAKE_AUDIT_LOG_DIR
 from deploys.schema import Key
 from deploys.model import Cluster, Node
 from deploys.templates import render
@@ -109,9 +109,10 @@ def join_script(cluster: Cluster, node: Node) -> str:
             f"[ -f {KUBELET_CONF} ] && kubectl --kubeconfig {KUBELET_CONF} --request-timeout=10s"
             f" get node {name} -o name >/dev/null 2>&1"
         )
-    script = ops.kubeadm_script(
-        JOIN_STAMP, f"kubeadm join --config {JOIN_CONFIG}", JOIN_LOG, done_check=done_check, leftovers=HALF_DONE
-    )
+    command = f"kubeadm join --config {JOIN_CONFIG}"
+    if node.is_control_plane:
+        command = f"{MAKE_AUDIT_LOG_DIR} && {command}"
+    script = ops.kubeadm_script(JOIN_STAMP, command, JOIN_LOG, done_check=done_check, leftovers=HALF_DONE)
     return f"{script}; rm -f {JOIN_CONFIG}"
 
 

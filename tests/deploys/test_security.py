@@ -160,3 +160,11 @@ def test_a_tampered_secrets_file_is_refused_without_showing_it(tmp_path: Path, c
     with pytest.raises(model.ClusterConfigError, match=message) as caught:
         model.build(inv, components.defaults())
     assert "rm" not in str(caught.value) and "c2hvcnQ" not in str(caught.value)
+
+
+def test_audit_log_folder_private_before_the_api_server_starts(prod_plan: plan.Plan) -> None:
+    for name in CONTROL_PLANES:
+        (script,) = [c for c in prod_plan.commands(name) if "kubeadm init --config" in c or "kubeadm join --config" in c]
+        assert "install -d -m 700 /var/log/kubernetes/audit && kubeadm" in script, name
+    (worker,) = [c for c in prod_plan.commands(WORKERS[0]) if "kubeadm join --config" in c]
+    assert "/var/log/kubernetes/audit" not in worker
