@@ -303,7 +303,10 @@ def _format(errors: list[str]) -> str:
 def show(value: Any, limit: int = 60) -> str:
     """VALUE's repr, trimmed to LIMIT characters (a hostile value stays readable and short)."""
     text = repr(value)
-    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters shown"
+    return f"{text[:limit]}... ({size})"
 
 
 def _group(inventory: Any, name: str) -> list[Any]:

@@ -162,3 +162,69 @@ def test_external_load_balancer_spans_subnets(tmp_path: Path) -> None:
     assert [n.node_ip for n in built.control_planes] == ["10.0.0.10", "10.0.1.10", "10.0.2.10"]
     keepalived = inventory(cps, [w(0)], vip="10.0.0.100")
     assert "control planes must share one subnet" in error_of(keepalived, tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("inv", "expected"),
+    [
+        (
+            inventory([cp(0), cp(1), cp(2)], [w(0)], vip="10.1.0.0"),
+            "key 'vip': 10.1.0.0 is the network address of the control planes' subnet 10.1.0.0/24",
+        ),
+        (
+            inventory([cp(0), cp(1), cp(2)], [w(0)], vip="10.9.0.5"),
+            "(node_network is not set: taken as the /24 around the first control plane 'cp0', 10.1.0.10; "
+            "set 'node_network' to your subnet)",
+        ),
+        (
+            inventory([cp(0)], [w(0)], calico_encapsulation=None),
+            'None (the Python value) is no encapsulation name; to turn encapsulation off write the string "None"',
+        ),
+        (
+            inventory([cp(0)], [w(0)], calico_encapsulation="vxlan"),
+            "Calico's names are case-sensitive: write 'VXLAN'",
+        ),
+        (
+            inventory([cp(0)], [w(0, node_name="Worker-0")]),
+            "host 'w0': key 'node_name' = 'Worker-0' (from its entry in the inventory): upper-case letters are not "
+            "allowed (Kubernetes names are lower-case): write 'worker-0'",
+        ),
+        (
+            inventory([cp(0)], [("w0", {"nodeip": "10.1.0.20", "ssh_hostname": "127.0.0.1"})]),
+            "host 'w0': unknown key 'nodeip'; did you mean 'node_ip'?",
+        ),
+        (
+            inventory([cp(0)], [("w0", {"node_ip": "10.1.0.20", "ssh_hostname": "127.0.0.1"}), ("w1", {"ssh_hostname": "127.0.0.2"})]),
+            "host 'w1': no 'node_ip' set, so it would be its SSH address 127.0.0.2, a loopback address the other "
+            "nodes cannot reach",
+        ),
+        (inventory([cp(0)], [w(0)], pod_cird="10.0.0.0/8"), "unknown key 'pod_cird'; did you mean 'pod_cidr'?"),
+        (inventory([cp(0)], [w(0)], kube_verison="1.37.1"), "unknown key 'kube_verison'; did you mean 'kube_version'?"),
+        (inventory([cp(0)], [w(0)], _helper=1), "unknown key '_helper' (a helper in a group data file must start with '__'"),
+        (inventory([cp(0)], [w(0, node_ip="127.0.0.1")]), "host 'w0': node_ip 127.0.0.1 is a loopback address"),
+        (inventory([cp(0)], [w(0)], cluster_name=5), "key 'cluster_name' = 5 on host 'cp0'"),
+        (inventory([cp(0)], [w(0)], pod_cidr="10.244.0.1/16"), "host bits are set; the network is 10.244.0.0/16"),
+        (inventory([cp(0)], [w(0)], api_lb_port=True), "key 'api_lb_port' = True on host 'cp0' (from the inventory's data for all hosts): expected an integer 1-65535"),
+        (
+            inventory([cp(0)], [w(0, kube_version="1.36.4")]),
+            "'1.37.1' on host 'cp0' but '1.36.4' on host 'w0' (from its entry in the inventory); a cluster-wide key "
+            "must be the same on every host: set it once in group data, not per host",
+        ),
+    ],
+)
+def test_messages_say_what_is_wrong_in_the_users_words(inv: Inventory, expected: str, tmp_path: Path) -> None:
+    assert expected in error_of(inv, tmp_path)
+
+
+def test_pyinfra_keys_are_not_unknown(tmp_path: Path) -> None:
+    inv = inventory(
+        [cp(0, ssh_user="admin", ssh_port=2222, _sudo=True, _sudo_password="x", ssh_key="~/.ssh/id")],
+        [w(0, ssh_hostname="10.9.9.9", _su_user="root", _env={"A": "b"})],
+        ssh_strict_host_key_checking="yes",
+    )
+    assert build(inv, tmp_path).node("w0").node_ip == "10.1.0.20"
+
+
+def test_a_long_hostile_value_is_shown_trimmed(tmp_path: Path) -> None:
+    message = error_of(inventory([cp(0)], [w(0)], dns_domain="a\n" * 500), tmp_path)
+    assert "'a\\na\\na" in message and "... (1000 characters)" in message and "\na\n" not in message
