@@ -19,7 +19,7 @@ from deploys.model import Cluster
 from deploys.schema import Key
 from deploys.templates import render
 
-_ARTIFACT_URL = schema.url("version", "arch")
+_ARTIFACT_URL = schema.url("version", "arch", file=True)
 _PINNED = "the pinned digest for the version and architecture"
 KEYS: dict[str, Key] = {
     "containerd_version": Key("2.3.4", schema.STRING_VERSION),

@@ -172,8 +172,12 @@ _URL = re.compile(
 )
 
 
-def url(*placeholders: str) -> Type:
-    """An http(s) URL in which only PLACEHOLDERS ('{name}') are filled in; nothing else in braces."""
+def url(*placeholders: str, file: bool = False) -> Type:
+    """An http(s) URL in which only PLACEHOLDERS ('{name}') are filled in; nothing else in braces.
+
+    No '.' or '..' path segments; with FILE, the last segment names a file (a download is cached
+    under that name).
+    """
     named = ", ".join(f"{{{p}}}" for p in placeholders)
 
     def valid(value: Any) -> bool:
@@ -182,11 +186,13 @@ def url(*placeholders: str) -> Type:
         filled = value
         for placeholder in placeholders:
             filled = filled.replace(f"{{{placeholder}}}", "x")
-        # Each path segment names a file at most (a download's cache file takes the last one).
         segments = filled.split("?")[0].split("/")[3:]
-        return _URL.fullmatch(filled) is not None and all(len(segment) <= 200 for segment in segments)
+        if any(segment in (".", "..") or len(segment) > 200 for segment in segments):
+            return False
+        return _URL.fullmatch(filled) is not None and (not file or bool(segments and segments[-1]))
 
-    expected = "an http(s) URL" + (f" ({named} filled in)" if placeholders else "")
+    expected = "an http(s) URL" + (" of a file" if file else "") + (f" ({named} filled in)" if placeholders else "")
+    expected += ", without '.' or '..' path segments"
     return Type("URL" + (f" with {named}" if placeholders else ""), expected, valid)
 
 
