@@ -87,6 +87,8 @@ if pyinfra.is_cli and __name__ != "deploys.cluster":  # run by `pyinfra INVENTOR
     try:
         if cluster is not None:
             build(cluster)
-    except model.VersionSkewError as exc:  # found while planning: invalid input, like the model's errors
+    # Found while planning (a joined node at another version, no pinned digest for a node's
+    # architecture): invalid input, like the model's errors.
+    except (model.VersionSkewError, model.ClusterConfigError) as exc:
         if not getattr(state, "_kubeadm_pyinfra_stopped", False):
             _stop(str(exc))

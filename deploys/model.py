@@ -691,7 +691,7 @@ def stop(message: str, contacted: bool) -> NoReturn:
     """Print MESSAGE as pyinfra prints errors (no traceback) and end the run with EXIT_INVALID."""
     import click
 
-    after = "connected, but nothing was run on any host" if contacted else "no host was contacted"
+    after = "hosts were contacted, but nothing was changed" if contacted else "no host was contacted"
     click.secho(f"--> {message}\n--> {after}", fg="red", err=True)
     raise SystemExit(EXIT_INVALID)
 

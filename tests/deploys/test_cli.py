@@ -87,7 +87,7 @@ def test_from_another_directory_without_group_data_stops_before_any_operation(tm
     result = pyinfra(elsewhere, tmp_path, str(bad), DEPLOY, "-y")
     output = result.stdout + result.stderr
     assert result.returncode == model.EXIT_INVALID, output
-    assert "stacked etcd needs an odd number" in result.stderr and "nothing was run on any host" in result.stderr
+    assert "stacked etcd needs an odd number" in result.stderr and "hosts were contacted, but nothing was changed" in result.stderr
     assert "Beginning operation run" not in output and "Traceback" not in output, output
     assert not (tmp_path / ".config").exists()
 
@@ -123,3 +123,22 @@ def test_a_misspelt_host_key_and_a_loopback_ssh_address(tmp_path: Path) -> None:
         "host '@fake/w0': unknown key 'nodeip'; did you mean 'node_ip'?",
         "host '@fake/w0': no 'node_ip' set, so it would be its SSH address 127.0.0.1, a loopback address",
     )
+
+
+JOINED_AT_1_36 = '''
+joined = {"fake_delay": 0, "fake_delay_jitter": 0, "fake_responses": {"/proc/swaps": [
+    "iface=eth0", "package kubeadm 1.36.4-1.1 hold ok installed",
+    "mode 600 /etc/kubernetes/kubelet.conf", "sha1 " + "1" * 40 + "  /etc/kubernetes/kubelet.conf"]}}
+control_plane = [("@fake/cp0", {"node_ip": "10.1.0.10", "node_name": "cp0", **joined})]
+workers = [("@fake/w0", {"node_ip": "10.1.0.20", "node_name": "w0", **joined})]
+'''
+
+
+def test_a_version_change_found_while_planning_is_invalid_input_too(tmp_path: Path) -> None:
+    running = inventory(tmp_path, JOINED_AT_1_36, name="running")
+    result = pyinfra(REPO, tmp_path, str(running), "deploys/cluster.py", "-y")
+    output = result.stdout + result.stderr
+    assert result.returncode == model.EXIT_INVALID, output
+    assert "kubeadm 1.36.4-1.1 is installed on this joined node but kube_version is 1.37.1" in result.stderr
+    assert "hosts were contacted, but nothing was changed" in result.stderr
+    assert "Traceback" not in output and "Beginning operation run" not in output
