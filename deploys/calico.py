@@ -26,9 +26,9 @@ def _encapsulation_hint(value: object) -> str | None:
     """None (the Python value) is not the string "None" Calico takes for no encapsulation."""
     if value is None:
         return 'None (the Python value) is no encapsulation name; to turn encapsulation off write the string "None"'
-    if isinstance(value, str) and value not in CALICO_ENCAPSULATIONS and value.lower() in {e.lower() for e in CALICO_ENCAPSULATIONS}:
-        right = next(e for e in CALICO_ENCAPSULATIONS if e.lower() == value.lower())
-        return f"Calico's names are case-sensitive: write {right!r}"
+    lower = {e.lower(): e for e in CALICO_ENCAPSULATIONS}
+    if isinstance(value, str) and value not in CALICO_ENCAPSULATIONS and value.lower() in lower:
+        return f"Calico's names are case-sensitive: write {lower[value.lower()]!r}"
     return None
 
 

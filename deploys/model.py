@@ -467,7 +467,9 @@ def _node_ip(inventory: Any, host: Any, keys: Mapping[str, Key], errors: list[st
     return address
 
 
-def _node_name(inventory: Any, host: Any, ip: str, keys: Mapping[str, Key], errors: list[str]) -> tuple[str, str] | None:
+def _node_name(
+    inventory: Any, host: Any, ip: str, keys: Mapping[str, Key], errors: list[str]
+) -> tuple[str, str] | None:
     """HOST's Kubernetes node name and where it comes from: node_name, else its inventory name lower-cased."""
     explicit = host.data.get("node_name")
     if explicit is not None:
@@ -513,7 +515,9 @@ def _nodes(inventory: Any, hosts: list[tuple[Any, str]], keys: Mapping[str, Key]
             continue
         node_name, how = named
         if ip in by_ip:
-            errors.append(f"host {host.name!r}: node_ip {ip} is also used by host {by_ip[ip]!r}; node IPs must be unique")
+            errors.append(
+                f"host {host.name!r}: node_ip {ip} is also used by host {by_ip[ip]!r}; node IPs must be unique"
+            )
         if node_name in by_name:
             errors.append(
                 f"host {host.name!r}: node name {node_name!r} ({how}) is also used by host "

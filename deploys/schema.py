@@ -166,9 +166,9 @@ def _host_port(value: Any) -> bool:
 # URLs: http(s), a host name, IPv4 or [IPv6] address, an optional port, and a path/query of
 # unreserved characters and a few sub-delimiters (RFC 3986). No quotes, no spaces, no '$', ';',
 # '(', ')', '!', '*', '#', backslash: such a URL is refused rather than trusted to quoting.
+_URL_CHARS = r"[A-Za-z0-9._~%/:@+,=&-]"
 _URL = re.compile(
-    rf"https?://({_HOSTNAME}|\[[0-9A-Fa-f:.]+\])(:[0-9]{{1,5}})?(/[A-Za-z0-9._~%/:@+,=&-]*)?(\?[A-Za-z0-9._~%/:@+,=&-]*)?",
-    re.ASCII,
+    rf"https?://({_HOSTNAME}|\[[0-9A-Fa-f:.]+\])(:[0-9]{{1,5}})?(/{_URL_CHARS}*)?(\?{_URL_CHARS}*)?", re.ASCII
 )
 
 
@@ -225,7 +225,8 @@ def _interface_regex(value: Any) -> bool:
 
 
 INTERFACE_REGEX = Type(
-    "interface regex", "a regular expression over interface names, e.g. '^eth1$' (letters, digits and _ . ^ $ * + ? | ( ) [ ] { } , : -)",
+    "interface regex",
+    "a regular expression over interface names, e.g. '^eth1$' (letters, digits and _ . ^ $ * + ? | ( ) [ ] { } , : -)",
     _interface_regex,
 )
 
@@ -246,7 +247,9 @@ LOCAL_PATH = Type(
 )
 
 STRING_VERSION = pattern("version X.Y.Z", "a version X.Y.Z, e.g. '2.3.4'", _VERSION, max_length=16)
-KUBE_VERSION = pattern("version X.Y.Z", "a version X.Y.Z (a leading 'v' is allowed), e.g. '1.37.1'", rf"v?{_VERSION}", max_length=16)
+KUBE_VERSION = pattern(
+    "version X.Y.Z", "a version X.Y.Z (a leading 'v' is allowed), e.g. '1.37.1'", rf"v?{_VERSION}", max_length=16
+)
 CALICO_VERSION = pattern("version vX.Y.Z", "a version vX.Y.Z, e.g. 'v3.31.7'", rf"v{_VERSION}", max_length=16)
 DEB_REVISION = pattern("Debian revision", "a Debian revision, e.g. '1.1'", r"[0-9][0-9A-Za-z.+~]{0,31}", max_length=32)
 DNS_NAME = Type(
@@ -282,6 +285,8 @@ FOREIGN_KEYS: Mapping[str, str] = {
         "ssh_strict_host_key_checking", "ssh_paramiko_connect_kwargs", "ssh_connect_retries",
         "ssh_connect_retry_min_delay", "ssh_connect_retry_max_delay", "ssh_file_transfer_protocol",
     )},
-    **{key: "pyinfra docker/podman connector" for key in ("docker_identifier", "docker_platform", "docker_architecture")},
+    **{key: "pyinfra docker/podman connector" for key in (
+        "docker_identifier", "docker_platform", "docker_architecture",
+    )},
     **{key: "pyinfra @fake connector (tests)" for key in ("fake_delay", "fake_delay_jitter", "fake_responses")},
 }

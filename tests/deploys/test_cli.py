@@ -87,7 +87,8 @@ def test_from_another_directory_without_group_data_stops_before_any_operation(tm
     result = pyinfra(elsewhere, tmp_path, str(bad), DEPLOY, "-y")
     output = result.stdout + result.stderr
     assert result.returncode == model.EXIT_INVALID, output
-    assert "stacked etcd needs an odd number" in result.stderr and "hosts were contacted, but nothing was changed" in result.stderr
+    assert "stacked etcd needs an odd number" in result.stderr
+    assert "hosts were contacted, but nothing was changed" in result.stderr
     assert "Beginning operation run" not in output and "Traceback" not in output, output
     assert not (tmp_path / ".config").exists()
 

@@ -23,7 +23,8 @@ def cluster_config(p: plan.Plan) -> dict[str, Any]:
 
 
 def test_encryption_config_identical_on_every_control_plane_only(prod_plan: plan.Plan) -> None:
-    configs = {name: plan.uploads(prod_plan, name).get(control_plane.ENCRYPTION_CONFIG) for name in CONTROL_PLANES + WORKERS}
+    path = control_plane.ENCRYPTION_CONFIG
+    configs = {name: plan.uploads(prod_plan, name).get(path) for name in CONTROL_PLANES + WORKERS}
     assert len({configs[name] for name in CONTROL_PLANES}) == 1 and configs[CONTROL_PLANES[0]]
     assert all(configs[name] is None for name in WORKERS)
     doc = yaml.safe_load(configs[CONTROL_PLANES[0]])
@@ -67,8 +68,8 @@ def test_api_server_flags_and_volumes_are_v1beta4(prod_plan: plan.Plan) -> None:
     volumes = {v["name"]: v for v in api["extraVolumes"]}
     assert all(set(v) == {"name", "hostPath", "mountPath", "readOnly", "pathType"} for v in volumes.values())
     assert volumes["encryption-config"] == {
-        "name": "encryption-config", "hostPath": "/etc/kubernetes/encryption", "mountPath": "/etc/kubernetes/encryption",
-        "readOnly": True, "pathType": "DirectoryOrCreate",
+        "name": "encryption-config", "hostPath": "/etc/kubernetes/encryption",
+        "mountPath": "/etc/kubernetes/encryption", "readOnly": True, "pathType": "DirectoryOrCreate",
     }
     assert volumes["audit-policy"]["readOnly"] is True and volumes["audit-log"]["readOnly"] is False
     for flag in ("encryption-provider-config", "audit-policy-file", "audit-log-path"):
@@ -76,7 +77,9 @@ def test_api_server_flags_and_volumes_are_v1beta4(prod_plan: plan.Plan) -> None:
 
 
 def test_audit_rotation_from_data(private: dict) -> None:
-    inv = plan.from_inventory_file(plan.REPO / "inventories" / "test.py", audit_log_maxage=7, audit_log_maxsize=50, **private)
+    inv = plan.from_inventory_file(
+        plan.REPO / "inventories" / "test.py", audit_log_maxage=7, audit_log_maxsize=50, **private
+    )
     p = plan.run(inv)
     text = plan.uploads(p, "k8s-test-cp0")["/etc/kubernetes/kubeadm-config.yaml"].decode()
     api = next(d for d in yaml.safe_load_all(text) if d["kind"] == "ClusterConfiguration")["apiServer"]
