@@ -376,17 +376,21 @@ def _safe(read: Callable[[], Any]) -> Mapping[str, Any]:
 
 
 def _check_unknown_keys(inventory: Any, keys: Mapping[str, Key], errors: list[str]) -> None:
-    """Every data key is declared here or belongs to pyinfra (schema.FOREIGN_KEYS); else a typo."""
+    """Every data key is declared here or belongs to pyinfra (schema.FOREIGN_KEYS); else a typo.
+
+    A name starting with '_' that is close to none of pyinfra's own ('_sudo'...) is a group data
+    file's helper (pyinfra 3.10 keeps every name but '__'-prefixed and imported ones as data).
+    """
     known = [*keys, *schema.FOREIGN_KEYS]
     for host in inventory:
         for key in sorted(host.data.dict()):
             if key in keys or key in schema.FOREIGN_KEYS:
                 continue
-            close = difflib.get_close_matches(key, known, n=1, cutoff=0.6)
-            suggestion = f"; did you mean {close[0]!r}?" if close else (
-                " (a helper in a group data file must start with '__' or be imported)" if key.startswith("_") else
-                "; see the README's data reference"
-            )
+            candidates = [k for k in known if k.startswith("_")] if key.startswith("_") else known
+            close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+            if key.startswith("_") and not close:
+                continue
+            suggestion = f"; did you mean {close[0]!r}?" if close else "; see the README's data reference"
             origin = _origin(inventory, host, key)
             where = f"host {host.name!r}" if origin == "its entry in the inventory" else origin
             errors.append(f"{where}: unknown key {key!r}{suggestion}")

@@ -1,8 +1,9 @@
 """Data shared by every cluster. Every key, its default and meaning: README, "Data reference".
 
 Set a key here to change it for all your clusters; per-cluster values go in
-group_data/<inventory name>.py, per-host values in the inventory. Every name this file
-defines becomes data: helpers are imported or start with "__".
+group_data/<inventory name>.py, per-host values in the inventory. Every name a group data
+file defines becomes data, but imported names and names starting with "__"; a name starting
+with "_" is taken as a helper unless it looks like one of pyinfra's ("_sudo"...).
 """
 
 import sys

@@ -200,7 +200,7 @@ def test_external_load_balancer_spans_subnets(tmp_path: Path) -> None:
         ),
         (inventory([cp(0)], [w(0)], pod_cird="10.0.0.0/8"), "unknown key 'pod_cird'; did you mean 'pod_cidr'?"),
         (inventory([cp(0)], [w(0)], kube_verison="1.37.1"), "unknown key 'kube_verison'; did you mean 'kube_version'?"),
-        (inventory([cp(0)], [w(0)], _helper=1), "unknown key '_helper' (a helper in a group data file must start with '__'"),
+        (inventory([cp(0)], [w(0)], _sduo=True), "unknown key '_sduo'; did you mean '_sudo'?"),
         (inventory([cp(0)], [w(0, node_ip="127.0.0.1")]), "host 'w0': node_ip 127.0.0.1 is a loopback address"),
         (inventory([cp(0)], [w(0)], cluster_name=5), "key 'cluster_name' = 5 on host 'cp0'"),
         (inventory([cp(0)], [w(0)], pod_cidr="10.244.0.1/16"), "host bits are set; the network is 10.244.0.0/16"),
@@ -216,11 +216,12 @@ def test_messages_say_what_is_wrong_in_the_users_words(inv: Inventory, expected:
     assert expected in error_of(inv, tmp_path)
 
 
-def test_pyinfra_keys_are_not_unknown(tmp_path: Path) -> None:
+def test_pyinfra_keys_and_group_data_helpers_are_not_unknown(tmp_path: Path) -> None:
     inv = inventory(
         [cp(0, ssh_user="admin", ssh_port=2222, _sudo=True, _sudo_password="x", ssh_key="~/.ssh/id")],
         [w(0, ssh_hostname="10.9.9.9", _su_user="root", _env={"A": "b"})],
         ssh_strict_host_key_checking="yes",
+        _MIRROR="http://10.77.0.1:8080",  # a group data file's helper
     )
     assert build(inv, tmp_path).node("w0").node_ip == "10.1.0.20"
 
