@@ -1,4 +1,4 @@
-"""Cloud provisioning for kubeadm-pyinfra clusters: `python -m cloud.aws up|down|status`."""
+"""Cloud provisioning for kubeadm-pyinfra clusters: `python -m cloud.aws up|down|status|kubeconfig`."""
 
 from __future__ import annotations
 

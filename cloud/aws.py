@@ -1,7 +1,8 @@
-"""`python -m cloud.aws up|down|status`: a kubeadm-pyinfra cluster's machines on AWS.
+"""`python -m cloud.aws up|down|status|kubeconfig`: a kubeadm-pyinfra cluster's machines on AWS.
 
 python -m cloud.aws up --cluster demo --topology 1+4 --ssh-cidr 203.0.113.7/32
 AWS_CLUSTER=demo pyinfra inventories/aws.py deploys/cluster.py
+python -m cloud.aws kubeconfig --cluster demo --tunnel
 python -m cloud.aws status --cluster demo
 python -m cloud.aws down --cluster demo
 """
@@ -12,11 +13,13 @@ import argparse
 import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from cloud import CloudError, spec
 from cloud.down import down
+from cloud.kubeconfig import default_output, default_source, kubeconfig
 from cloud.session import connect
 from cloud.status import status
 from cloud.up import up
@@ -32,6 +35,7 @@ def parser() -> argparse.ArgumentParser:
         ("up", "create what is missing (idempotent)"),
         ("down", "delete everything tagged for the cluster"),
         ("status", "list the cluster's resources and their cost"),
+        ("kubeconfig", "write a kubeconfig that reaches the API from this machine (public endpoint or SSH tunnel)"),
     ):
         command = commands.add_parser(name, help=help_text)
         command.add_argument("--cluster", default=os.environ.get("AWS_CLUSTER"), help="cluster name (env AWS_CLUSTER)")
@@ -40,7 +44,23 @@ def parser() -> argparse.ArgumentParser:
         )
         if name == "up":
             _up_options(command)
+        if name == "kubeconfig":
+            _kubeconfig_options(command)
     return top
+
+
+def _kubeconfig_options(command: argparse.ArgumentParser) -> None:
+    """Options of `kubeconfig`."""
+    command.add_argument(
+        "--tunnel", action="store_true", help="server https://127.0.0.1:PORT, through `ssh -L` to a control plane"
+    )
+    command.add_argument("--local-port", type=int, default=None, help="the tunnel's local port (default: the API's)")
+    command.add_argument(
+        "--kubeconfig", default=None, help="the admin kubeconfig the deploy fetched (default ~/.kube/CLUSTER.conf)"
+    )
+    command.add_argument(
+        "--out", default=None, help="where to write (default ~/.kube/CLUSTER-tunnel.conf or CLUSTER-public.conf)"
+    )
 
 
 def _up_options(command: argparse.ArgumentParser) -> None:
@@ -60,7 +80,15 @@ def _up_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--ssh-user", default=spec.DEFAULT_SSH_USER, help="the image's login user (Debian: admin)")
     command.add_argument("--disk-gib", type=int, default=spec.DEFAULT_DISK_GIB, help="root disk size (gp3)")
     command.add_argument(
-        "--cpu-credits", default="standard", help="t2/t3 credits: standard (no surcharge) or unlimited"
+        "--cpu-credits",
+        default=None,
+        choices=spec.CPU_CREDIT_OPTIONS,
+        help="burstable types only; default AWS's: unlimited for t3/t3a/t4g, standard for t2",
+    )
+    command.add_argument(
+        "--public-api",
+        action="store_true",
+        help="the API reachable from --ssh-cidr: an internet-facing NLB (HA) or an Elastic IP on the control plane",
     )
 
 
@@ -75,6 +103,11 @@ def run(argv: Sequence[str] | None = None, echo: Echo = print) -> int:
             clients = connect(args.region)
             if args.command == "down":
                 echo(f"{len(down(clients, cluster, echo))} resource(s) deleted")
+            elif args.command == "kubeconfig":
+                source = Path(args.kubeconfig).expanduser() if args.kubeconfig else default_source(cluster)
+                out = Path(args.out).expanduser() if args.out else default_output(cluster, args.tunnel)
+                for line in kubeconfig(clients, cluster, source, out, args.tunnel, args.local_port):
+                    echo(line)
             else:
                 for line in status(clients, cluster):
                     echo(line)
@@ -100,7 +133,8 @@ def _up(args: argparse.Namespace, echo: Echo) -> None:
             ami_parameter=args.ami_parameter,
             ssh_user=args.ssh_user,
             disk_gib=args.disk_gib,
-            cpu_credits=args.cpu_credits,
+            cpu_credits_text=args.cpu_credits,
+            public_api=args.public_api,
         )
         clients = connect(args.region)
     except CloudError as exc:
@@ -110,6 +144,8 @@ def _up(args: argparse.Namespace, echo: Echo) -> None:
     echo(
         f"deploy: AWS_CLUSTER={want.cluster} AWS_REGION={clients.region} pyinfra inventories/aws.py deploys/cluster.py"
     )
+    access = "" if want.public_api else " --tunnel"
+    echo(f"then:   python -m cloud.aws kubeconfig --cluster {want.cluster} --region {clients.region}{access}")
 
 
 def main() -> None:

@@ -8,7 +8,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from cloud import CloudError, spec
-from cloud.resources import Resource, instances, load_balancers, tags_of
+from cloud.resources import Resource, addresses, instances, load_balancers, tags_of
 from cloud.session import Clients, connect, describe
 from deploys.model import CONTROL_PLANE_GROUP, WORKER_GROUP
 
@@ -70,17 +70,30 @@ def host_data(instance: Resource) -> dict[str, Any]:
 
 
 def cluster_data(clients: Clients, cluster: str, live: list[Resource]) -> dict[str, Any]:
-    """Cluster-wide data: name, node network, Calico VXLAN and, with 3 control planes, the NLB endpoint."""
+    """Cluster-wide data: name, node network, Calico VXLAN, the internal NLB endpoint (HA), public API SANs."""
     subnet_ids = sorted({i["SubnetId"] for i in live if i.get("SubnetId")})
     subnets = clients.ec2.describe_subnets(SubnetIds=subnet_ids)["Subnets"] if subnet_ids else []
     data: dict[str, Any] = {"cluster_name": cluster, "calico_encapsulation": spec.CALICO_ENCAPSULATION}
     if len(subnets) == 1:
         data["node_network"] = subnets[0]["CidrBlock"]
     control_planes = [i for i in live if tags_of(i).get(spec.TAG_ROLE) == spec.ROLE_CONTROL_PLANE]
+    balancers = load_balancers(clients, cluster) if len(control_planes) > 1 else []
     if len(control_planes) > 1:
-        balancers = load_balancers(clients, cluster)
-        if not balancers:
+        internal = [b for b in balancers if b.get("Scheme") == "internal"]
+        if not internal:
             raise CloudError(f"cluster {cluster} has {len(control_planes)} control planes but no NLB: run `up` again")
         data["api_load_balancer"] = "external"
-        data["control_plane_endpoint"] = f"{balancers[0]['DNSName']}:{spec.API_LB_PORT}"
+        data["control_plane_endpoint"] = f"{internal[0]['DNSName']}:{spec.API_LB_PORT}"
+    public = public_endpoint(clients, cluster, balancers, single=len(control_planes) == 1)
+    if public:
+        data["apiserver_cert_sans"] = [public.rsplit(":", 1)[0]]
     return data
+
+
+def public_endpoint(clients: Clients, cluster: str, balancers: list[Resource], single: bool) -> str | None:
+    """HOST:PORT of the operator's API endpoint (--public-api): the public NLB or the control plane's Elastic IP."""
+    facing = [b for b in balancers if b.get("Scheme") == "internet-facing"]
+    if facing:
+        return f"{facing[0]['DNSName']}:{spec.API_LB_PORT}"
+    eips = addresses(clients, cluster) if single else []
+    return f"{eips[0]['PublicIp']}:{spec.APISERVER_PORT}" if eips else None

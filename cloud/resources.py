@@ -26,6 +26,7 @@ class Found:
     security_groups: list[Resource] = field(default_factory=list)
     key_pairs: list[Resource] = field(default_factory=list)
     instances: list[Resource] = field(default_factory=list)
+    addresses: list[Resource] = field(default_factory=list)
     load_balancers: list[Resource] = field(default_factory=list)
     target_groups: list[Resource] = field(default_factory=list)
 
@@ -123,6 +124,24 @@ def target_groups(clients: Clients, cluster: str) -> list[Resource]:
     return [tg for tg in found if tg["TargetGroupArn"] in tagged]
 
 
+def addresses(clients: Clients, cluster: str) -> list[Resource]:
+    """The cluster's Elastic IP addresses."""
+    return list(clients.ec2.describe_addresses(Filters=tag_filter(cluster))["Addresses"])
+
+
+def volumes(clients: Clients, instance_ids: list[str]) -> list[Resource]:
+    """The EBS volumes attached to INSTANCE_IDS."""
+    if not instance_ids:
+        return []
+    filters = [{"Name": "attachment.instance-id", "Values": instance_ids}]
+    return _paged(clients.ec2, "describe_volumes", "Volumes", Filters=filters)
+
+
+def named(items: list[Resource], key: str, name: str) -> Resource | None:
+    """The item of ITEMS whose KEY is NAME (a load balancer or target group of the cluster)."""
+    return next((item for item in items if item.get(key) == name), None)
+
+
 def key_pairs(clients: Clients, cluster: str) -> list[Resource]:
     """The cluster's key pairs."""
     return list(clients.ec2.describe_key_pairs(Filters=tag_filter(cluster))["KeyPairs"])
@@ -165,6 +184,7 @@ def survey(clients: Clients, cluster: str) -> Found:
         security_groups=_paged(ec2, "describe_security_groups", "SecurityGroups", Filters=filters),
         key_pairs=key_pairs(clients, cluster),
         instances=instances(clients, cluster, LIVE_STATES + ("shutting-down",)),
+        addresses=addresses(clients, cluster),
         load_balancers=load_balancers(clients, cluster),
         target_groups=target_groups(clients, cluster),
     )

@@ -15,6 +15,7 @@ TAG_ROLE = "kubeadm-pyinfra:role"
 TAG_INDEX = "kubeadm-pyinfra:index"
 TAG_TOPOLOGY = "kubeadm-pyinfra:topology"
 TAG_SSH_USER = "kubeadm-pyinfra:ssh-user"
+TAG_PUBLIC_API = "kubeadm-pyinfra:public-api"
 ROLE_CONTROL_PLANE = "control-plane"
 ROLE_WORKER = "worker"
 
@@ -23,12 +24,40 @@ SUBNET_CIDR = "10.20.0.0/24"
 APISERVER_PORT = 6443
 API_LB_PORT = 16443  # the NLB's listener (HA), forwarding to every control plane's APISERVER_PORT
 CALICO_ENCAPSULATION = "VXLAN"  # no source/destination check changes needed inside the VPC
+SSH_PORT = 22
+
+# The API servers' target group checks what kubeadm's own readiness probe checks: HTTPS GET /readyz on the
+# API server's port (kubeadm: cmd/kubeadm/app/phases/controlplane/manifests.go, ReadinessProbe "/readyz"),
+# answered to anonymous callers (RBAC role system:public-info-viewer, kubernetes/kubernetes
+# plugin/pkg/auth/authorizer/rbac/bootstrappolicy/policy.go). A plain TCP check passes as soon as the port
+# is open, before the API server is ready. ELBv2 API reference, CreateTargetGroup: HTTPS health checks are
+# allowed on a TCP target group of a Network Load Balancer; "traffic-port" is the port each target receives
+# traffic on; Matcher HttpCode for NLBs "between 200 and 599, default 200-399"; timeout 2-120 s. The load
+# balancer does not validate the target's certificate (ELB guide, "Health checks for Network Load Balancer
+# target groups"), so kubeadm's self-signed serving certificate is fine.
+API_HEALTH_CHECK: dict[str, object] = {
+    "HealthCheckProtocol": "HTTPS",
+    "HealthCheckPort": "traffic-port",
+    "HealthCheckPath": "/readyz",
+    "Matcher": {"HttpCode": "200"},
+    "HealthCheckIntervalSeconds": 10,
+    "HealthCheckTimeoutSeconds": 5,
+    "HealthyThresholdCount": 2,
+    "UnhealthyThresholdCount": 2,
+}
 
 DEBIAN_12_PARAMETER = "/aws/service/debian/release/12/latest/amd64"
 DEFAULT_SSH_USER = "admin"  # Debian's cloud images; Ubuntu's is "ubuntu"
 DEFAULT_INSTANCE_TYPE = "t3.small"
 DEFAULT_TOPOLOGY = "1+4"
 DEFAULT_DISK_GIB = 20
+
+# Burstable families and the CPU credit option AWS applies when a launch names none (EC2 API reference,
+# RunInstances, CreditSpecification: "Default: standard (T2 instances) or unlimited (T3/T3a/T4g instances)";
+# EC2 user guide, "Unlimited mode for burstable performance instances": T3, T3a and T4g launch as unlimited).
+# A T3 in standard mode starts without launch credits and is held near its 20% baseline per vCPU.
+BURSTABLE_DEFAULT_CREDITS = {"t2": "standard", "t3": "unlimited", "t3a": "unlimited", "t4g": "unlimited"}
+CPU_CREDIT_OPTIONS = ("standard", "unlimited")
 PUBLIC_KEYS = ("~/.ssh/id_ed25519.pub", "~/.ssh/id_rsa.pub")
 
 # kubeadm's preflight on control planes: at least 2 CPUs and ~1700 MB of memory.
@@ -70,6 +99,9 @@ NLB_USD_HOUR = 0.0225  # plus 0.006 USD per NLCU-hour
 _CLUSTER_NAME = re.compile(r"^[a-z][a-z0-9-]{0,18}[a-z0-9]$")
 _TOPOLOGY = re.compile(r"^(\d+)\+(\d+)$")
 _PUBLIC_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa) [A-Za-z0-9+/]+={0,3}( .*)?$")
+# ELBv2 CreateLoadBalancer / CreateTargetGroup, Name: at most 32 characters, only alphanumeric characters
+# or hyphens, not beginning or ending with a hyphen; a load balancer's name must not begin with "internal-".
+_ELB_NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,30}[A-Za-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -112,11 +144,19 @@ class Spec:
     ami_parameter: str
     ssh_user: str
     disk_gib: int
-    cpu_credits: str
+    cpu_credits: str | None  # None: not a burstable type
+    public_api: bool = False
 
     @property
     def key_name(self) -> str:
         return key_pair_name(self.cluster)
+
+    @property
+    def public_api_port(self) -> int | None:
+        """The port the operator reaches the API on from --ssh-cidr: the public NLB's, or the control plane's."""
+        if not self.public_api:
+            return None
+        return API_LB_PORT if self.topology.ha else APISERVER_PORT
 
 
 def key_pair_name(cluster: str) -> str:
@@ -125,8 +165,30 @@ def key_pair_name(cluster: str) -> str:
 
 
 def api_name(cluster: str) -> str:
-    """The NLB's and target group's name for CLUSTER (at most 32 characters)."""
+    """The internal NLB's and its target group's name for CLUSTER."""
     return f"{cluster}-api"
+
+
+def public_api_name(cluster: str) -> str:
+    """The internet-facing NLB's and its target group's name for CLUSTER (--public-api, HA)."""
+    return f"{cluster}-api-public"
+
+
+def load_balancer_names(cluster: str, shape: Topology, public_api: bool) -> list[str]:
+    """The names of the load balancers (and target groups) `up` creates for this cluster."""
+    if not shape.ha:
+        return []
+    return [api_name(cluster)] + ([public_api_name(cluster)] if public_api else [])
+
+
+def check_elb_name(cluster: str, name: str) -> None:
+    """Stop if AWS would reject NAME as a load balancer or target group name."""
+    if not _ELB_NAME.match(name) or name.lower().startswith("internal-"):
+        raise CloudError(
+            f"cluster name {cluster!r} makes the load balancer name {name!r}, which AWS rejects (at most 32 "
+            "letters, digits and '-', not starting or ending with '-', not starting with 'internal-'): "
+            "choose another --cluster"
+        )
 
 
 def instance_name(cluster: str, role: str, index: int) -> str:
@@ -204,10 +266,28 @@ def known_size(instance_type: str) -> tuple[int, int] | None:
     return INSTANCE_TYPES.get(instance_type)
 
 
-def cluster_rules(operator_cidr: str) -> tuple[Rule, ...]:
-    """The security group's ingress: Kubernetes between members, SSH from the operator only."""
-    return (
-        Rule("tcp", 22, 22, "SSH from the operator", operator_cidr),
+def cpu_credits(instance_type: str, requested: str | None) -> str | None:
+    """The credit option to launch INSTANCE_TYPE with: REQUESTED, else AWS's default; None if not burstable."""
+    default = BURSTABLE_DEFAULT_CREDITS.get(instance_type.split(".", 1)[0])
+    if requested is None:
+        return default
+    if requested not in CPU_CREDIT_OPTIONS:
+        raise CloudError(f"--cpu-credits {requested!r}: expected 'standard' or 'unlimited'")
+    if default is None:
+        families = ", ".join(BURSTABLE_DEFAULT_CREDITS)
+        raise CloudError(f"--cpu-credits applies to burstable types ({families}); {instance_type} is not one")
+    return requested
+
+
+def cluster_rules(operator_cidr: str, public_api_port: int | None = None) -> tuple[Rule, ...]:
+    """The security group's ingress: Kubernetes between members; SSH (and the API if public) from the operator."""
+    public = (
+        (Rule("tcp", public_api_port, public_api_port, "Kubernetes API from the operator", operator_cidr),)
+        if public_api_port
+        else ()
+    )
+    return public + (
+        Rule("tcp", SSH_PORT, SSH_PORT, "SSH from the operator", operator_cidr),
         Rule("tcp", 6443, 6443, "Kubernetes API server"),
         Rule("tcp", 16443, 16443, "Kubernetes API via the load balancer"),
         Rule("tcp", 2379, 2380, "etcd client and peer"),
@@ -233,11 +313,14 @@ def build(
     ami_parameter: str,
     ssh_user: str,
     disk_gib: int,
-    cpu_credits: str,
+    cpu_credits_text: str | None,
+    public_api: bool = False,
 ) -> Spec:
     """Validate the command line; CloudError on the first problem, before any AWS call."""
     name = cluster_name(cluster)
     shape = topology(topology_text)
+    for balancer in load_balancer_names(name, shape, public_api):
+        check_elb_name(name, balancer)
     size = known_size(instance_type)
     if size:
         check_size(instance_type, *size)
@@ -247,6 +330,7 @@ def build(
         raise CloudError(f"--ami {ami!r} is not an AMI id (ami-0123456789abcdef0)")
     if not 8 <= disk_gib <= 1024:
         raise CloudError(f"--disk-gib {disk_gib}: expected 8-1024")
-    if cpu_credits not in ("standard", "unlimited"):
-        raise CloudError(f"--cpu-credits {cpu_credits!r}: expected 'standard' or 'unlimited'")
-    return Spec(name, shape, instance_type, cidr, key, key_path, ami, ami_parameter, ssh_user, disk_gib, cpu_credits)
+    credits = cpu_credits(instance_type, cpu_credits_text)
+    return Spec(
+        name, shape, instance_type, cidr, key, key_path, ami, ami_parameter, ssh_user, disk_gib, credits, public_api
+    )

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from cloud import CloudError, spec
+from cloud import CloudError, session, spec
 from cloud.resources import (
     Found,
     Resource,
@@ -17,6 +20,7 @@ from cloud.resources import (
     instances,
     instances_by_id,
     key_pair_named,
+    named,
     survey,
     tag_spec,
     tags_of,
@@ -25,7 +29,8 @@ from cloud.session import Clients, code, describe, retry, wait
 from cloud.spec import Rule, Spec
 
 Echo = Callable[[str], None]
-BURSTABLE = ("t2.", "t3.", "t3a.", "t4g.")
+SSH_TIMEOUT = 300.0  # seconds `up` waits for SSH to answer on every instance
+SSH_CONNECT_TIMEOUT = 5.0
 NOT_FOUND = (
     "InvalidVpcID.NotFound",
     "InvalidSubnetID.NotFound",
@@ -68,6 +73,15 @@ class Preflight:
     found: Found
 
 
+@dataclass(frozen=True)
+class Network:
+    """The ids a load balancer is placed with: VPC, subnet, security group."""
+
+    vpc_id: str
+    subnet_id: str
+    group_id: str
+
+
 # ----------------------------------------------------------------- checks
 
 
@@ -93,11 +107,19 @@ def _check_existing(want: Spec, found: Found) -> None:
         ids = ", ".join(v["VpcId"] for v in found.vpcs)
         raise CloudError(f"cluster {want.cluster!r} has {len(found.vpcs)} VPCs ({ids}); run `down` first")
     if found.vpcs:
-        existing = tags_of(found.vpcs[0]).get(spec.TAG_TOPOLOGY)
+        tags = tags_of(found.vpcs[0])
+        existing = tags.get(spec.TAG_TOPOLOGY)
         if existing and existing != str(want.topology):
             raise CloudError(
                 f"cluster {want.cluster!r} exists with topology {existing}, not {want.topology}: "
                 f"pass --topology {existing}, or run `down` first; nothing was created"
+            )
+        public = tags.get(spec.TAG_PUBLIC_API) == "true"
+        if public != want.public_api:
+            raise CloudError(
+                f"cluster {want.cluster!r} exists {'with' if public else 'without'} a public API endpoint: "
+                f"{'pass' if public else 'leave out'} --public-api, or run `down` first (the API server's "
+                "certificate names its endpoints once, at the first deploy); nothing was created"
             )
 
 
@@ -147,11 +169,10 @@ def _check_names(want: Spec, clients: Clients, found: Found) -> None:
     taken: list[str] = []
     if not found.key_pairs and key_pair_named(clients, want.key_name):
         taken.append(f"key pair {want.key_name}")
-    if want.topology.ha:
-        name = spec.api_name(want.cluster)
-        if not found.load_balancers and elb_named(clients, "load_balancer", name):
+    for name in spec.load_balancer_names(want.cluster, want.topology, want.public_api):
+        if not named(found.load_balancers, "LoadBalancerName", name) and elb_named(clients, "load_balancer", name):
             taken.append(f"load balancer {name}")
-        if not found.target_groups and elb_named(clients, "target_group", name):
+        if not named(found.target_groups, "TargetGroupName", name) and elb_named(clients, "target_group", name):
             taken.append(f"target group {name}")
     if taken:
         raise CloudError(
@@ -178,7 +199,7 @@ def _zone(want: Spec, clients: Clients) -> str:
 
 
 def up(want: Spec, clients: Clients, echo: Echo) -> list[str]:
-    """Create what is missing; the created resources, one line each (empty on a second run)."""
+    """Create what is missing and wait for SSH on every instance; the created resources, one line each."""
     try:
         checked = preflight(want, clients)
     except ClientError as exc:
@@ -193,12 +214,19 @@ def up(want: Spec, clients: Clients, echo: Echo) -> list[str]:
         group = ensure_security_group(want, clients, checked.found, vpc, report)
         ensure_key_pair(want, clients, checked.found, report)
         nodes = ensure_instances(want, clients, checked, subnet, group, report)
+        control_planes = [n for n in nodes if tags_of(n).get(spec.TAG_ROLE) == spec.ROLE_CONTROL_PLANE]
+        network = Network(vpc, subnet, group)
         if want.topology.ha:
-            control_planes = [n for n in nodes if tags_of(n).get(spec.TAG_ROLE) == spec.ROLE_CONTROL_PLANE]
-            ensure_api_load_balancer(want, clients, checked.found, vpc, subnet, group, control_planes, report)
+            ensure_api_load_balancer(want, clients, checked.found, network, control_planes, report, public=False)
+            if want.public_api:
+                ensure_api_load_balancer(want, clients, checked.found, network, control_planes, report, public=True)
+        elif want.public_api:
+            ensure_elastic_ip(want, clients, checked.found, control_planes[0], report)
+            nodes = instances_by_id(clients, [n["InstanceId"] for n in nodes])
     except ClientError as exc:
         made = f"; created so far: {len(report.created)}" if report.created else ""
         raise CloudError(f"AWS refused: {describe(exc)}{made}. `up` again resumes, `down` removes it all") from None
+    wait_for_ssh(want, nodes, echo)
     return report.created
 
 
@@ -208,7 +236,8 @@ def ensure_vpc(want: Spec, clients: Clients, found: Found, report: Report) -> st
         vpc_id = str(found.vpcs[0]["VpcId"])
         report.kept("vpc", vpc_id, found.vpcs[0].get("CidrBlock", ""))
         return vpc_id
-    tags = tag_spec("vpc", want.cluster, f"{want.cluster}-vpc", **{spec.TAG_TOPOLOGY: str(want.topology)})
+    extra = {spec.TAG_TOPOLOGY: str(want.topology), spec.TAG_PUBLIC_API: str(want.public_api).lower()}
+    tags = tag_spec("vpc", want.cluster, f"{want.cluster}-vpc", **extra)
     vpc_id = str(clients.ec2.create_vpc(CidrBlock=spec.VPC_CIDR, TagSpecifications=tags)["Vpc"]["VpcId"])
     report.made("vpc", vpc_id, spec.VPC_CIDR)
     wait(clients.ec2, "vpc_available", VpcIds=[vpc_id])
@@ -303,7 +332,8 @@ def ensure_security_group(want: Spec, clients: Clients, found: Found, vpc_id: st
         )
         group = {"GroupId": created["GroupId"]}
         report.made("security-group", created["GroupId"], name)
-    reconcile_rules(clients, str(group["GroupId"]), spec.cluster_rules(want.ssh_cidr), report)
+    rules = spec.cluster_rules(want.ssh_cidr, want.public_api_port)
+    reconcile_rules(clients, str(group["GroupId"]), rules, report)
     return str(group["GroupId"])
 
 
@@ -416,7 +446,7 @@ def _launch(
     """Run one instance of the cluster, tagged with its role and index."""
     extra = {spec.TAG_ROLE: role, spec.TAG_INDEX: str(index), spec.TAG_SSH_USER: want.ssh_user}
     options: dict[str, Any] = {}
-    if want.instance_type.startswith(BURSTABLE):
+    if want.cpu_credits:
         options["CreditSpecification"] = {"CpuCredits": want.cpu_credits}
     launched = clients.ec2.run_instances(
         ImageId=checked.image_id,
@@ -455,42 +485,48 @@ def ensure_api_load_balancer(
     want: Spec,
     clients: Clients,
     found: Found,
-    vpc_id: str,
-    subnet_id: str,
-    group_id: str,
+    network: Network,
     control_planes: list[Resource],
     report: Report,
+    public: bool,
 ) -> str:
-    """The internal NLB: 16443 -> every control plane's 6443; its DNS name."""
-    target_group = ensure_target_group(want, clients, found, vpc_id, report)
-    name = spec.api_name(want.cluster)
-    if found.load_balancers:
-        balancer = found.load_balancers[0]
+    """An NLB 16443 -> every control plane's 6443 (internal, or internet-facing for the operator); its DNS name."""
+    name = spec.public_api_name(want.cluster) if public else spec.api_name(want.cluster)
+    scheme = "internet-facing" if public else "internal"
+    target_group = ensure_target_group(want, clients, found, network.vpc_id, name, report)
+    balancer = named(found.load_balancers, "LoadBalancerName", name)
+    if balancer:
+        if balancer.get("Scheme") != scheme:
+            raise CloudError(f"load balancer {name} is {balancer.get('Scheme')}, not {scheme}: run `down` first")
         report.kept("load-balancer", name, balancer["DNSName"])
     else:
         balancer = clients.elbv2.create_load_balancer(
             Name=name,
-            Subnets=[subnet_id],
-            SecurityGroups=[group_id],
-            Scheme="internal",
+            Subnets=[network.subnet_id],
+            SecurityGroups=[network.group_id],
+            Scheme=scheme,
             Type="network",
             IpAddressType="ipv4",
             Tags=elb_tags(want.cluster, name),
         )["LoadBalancers"][0]
-        report.made("load-balancer", name, f"internal NLB {balancer['DNSName']}")
+        report.made("load-balancer", name, f"{scheme} NLB {balancer['DNSName']}")
     arn = balancer["LoadBalancerArn"]
     wait(clients.elbv2, "load_balancer_available", LoadBalancerArns=[arn])
-    ensure_listener(want, clients, arn, target_group, report)
+    ensure_listener(want, clients, arn, name, target_group, report)
     reconcile_targets(clients, target_group, [str(i["PrivateIpAddress"]) for i in control_planes], report)
     return str(balancer["DNSName"])
 
 
-def ensure_target_group(want: Spec, clients: Clients, found: Found, vpc_id: str, report: Report) -> str:
-    """The API servers' target group (by IP, so a control plane may reach the NLB and land on itself)."""
-    name = spec.api_name(want.cluster)
-    if found.target_groups:
+def ensure_target_group(want: Spec, clients: Clients, found: Found, vpc_id: str, name: str, report: Report) -> str:
+    """The API servers' target group NAME, by IP (a control plane may reach the NLB and land on itself)."""
+    existing = named(found.target_groups, "TargetGroupName", name)
+    if existing:
         report.kept("target-group", name)
-        return str(found.target_groups[0]["TargetGroupArn"])
+        arn = str(existing["TargetGroupArn"])
+        if health_check_drift(existing):
+            clients.elbv2.modify_target_group(TargetGroupArn=arn, **spec.API_HEALTH_CHECK)
+            report.changed(f"target-group {name}: health check HTTPS /readyz on the API port")
+        return arn
     arn = str(
         clients.elbv2.create_target_group(
             Name=name,
@@ -498,11 +534,8 @@ def ensure_target_group(want: Spec, clients: Clients, found: Found, vpc_id: str,
             Port=spec.APISERVER_PORT,
             VpcId=vpc_id,
             TargetType="ip",
-            HealthCheckProtocol="TCP",
-            HealthCheckIntervalSeconds=10,
-            HealthyThresholdCount=2,
-            UnhealthyThresholdCount=2,
             Tags=elb_tags(want.cluster, name),
+            **spec.API_HEALTH_CHECK,
         )["TargetGroups"][0]["TargetGroupArn"]
     )
     clients.elbv2.modify_target_group_attributes(
@@ -512,24 +545,57 @@ def ensure_target_group(want: Spec, clients: Clients, found: Found, vpc_id: str,
             {"Key": "deregistration_delay.timeout_seconds", "Value": "30"},
         ],
     )
-    report.made("target-group", name, f"TCP {spec.APISERVER_PORT}, IP targets")
+    report.made("target-group", name, f"TCP {spec.APISERVER_PORT}, IP targets, health check HTTPS /readyz")
     return arn
 
 
-def ensure_listener(want: Spec, clients: Clients, balancer_arn: str, target_group_arn: str, report: Report) -> None:
+def health_check_drift(group: Resource) -> list[str]:
+    """The health check settings of GROUP that differ from spec.API_HEALTH_CHECK."""
+    drift = []
+    for key, wanted in spec.API_HEALTH_CHECK.items():
+        actual = group.get(key)
+        if key == "Matcher":
+            actual = {"HttpCode": (actual or {}).get("HttpCode")}
+        if actual != wanted:
+            drift.append(key)
+    return drift
+
+
+def ensure_listener(
+    want: Spec, clients: Clients, balancer_arn: str, name: str, target_group_arn: str, report: Report
+) -> None:
     """The TCP listener on 16443 forwarding to the target group."""
     listeners = clients.elbv2.describe_listeners(LoadBalancerArn=balancer_arn)["Listeners"]
     if any(listener["Port"] == spec.API_LB_PORT for listener in listeners):
-        report.kept("listener", f"TCP {spec.API_LB_PORT}")
+        report.kept("listener", f"{name} TCP {spec.API_LB_PORT}")
         return
     clients.elbv2.create_listener(
         LoadBalancerArn=balancer_arn,
         Protocol="TCP",
         Port=spec.API_LB_PORT,
         DefaultActions=[{"Type": "forward", "TargetGroupArn": target_group_arn}],
-        Tags=elb_tags(want.cluster, f"{spec.api_name(want.cluster)}-{spec.API_LB_PORT}"),
+        Tags=elb_tags(want.cluster, f"{name}-{spec.API_LB_PORT}"),
     )
-    report.made("listener", f"TCP {spec.API_LB_PORT}", f"-> {spec.APISERVER_PORT} on the control planes")
+    report.made("listener", f"{name} TCP {spec.API_LB_PORT}", f"-> {spec.APISERVER_PORT} on the control planes")
+
+
+def ensure_elastic_ip(want: Spec, clients: Clients, found: Found, instance: Resource, report: Report) -> str:
+    """An Elastic IP on the lone control plane (--public-api): a public API address that outlives a restart."""
+    name = str(tags_of(instance).get("Name", instance["InstanceId"]))
+    if found.addresses:
+        address = found.addresses[0]
+        report.kept("elastic-ip", address["PublicIp"], name)
+    else:
+        address = clients.ec2.allocate_address(
+            Domain="vpc", TagSpecifications=tag_spec("elastic-ip", want.cluster, f"{want.cluster}-api")
+        )
+        report.made("elastic-ip", address["PublicIp"], f"public API address of {name}")
+    if address.get("InstanceId") != instance["InstanceId"]:
+        clients.ec2.associate_address(
+            AllocationId=address["AllocationId"], InstanceId=instance["InstanceId"], AllowReassociation=True
+        )
+        report.changed(f"elastic-ip {address['PublicIp']} associated with {instance['InstanceId']} ({name})")
+    return str(address["PublicIp"])
 
 
 def reconcile_targets(clients: Clients, target_group_arn: str, addresses: list[str], report: Report) -> None:
@@ -546,3 +612,40 @@ def reconcile_targets(clients: Clients, target_group_arn: str, addresses: list[s
         clients.elbv2.register_targets(TargetGroupArn=target_group_arn, Targets=targets)
         for address in missing:
             report.made("target", f"{address}:{spec.APISERVER_PORT}")
+
+
+def ssh_answers(address: str, port: int = spec.SSH_PORT, timeout: float = SSH_CONNECT_TIMEOUT) -> bool:
+    """Whether an SSH server's banner ("SSH-...") comes back from ADDRESS:PORT within TIMEOUT seconds."""
+    try:
+        with socket.create_connection((address, port), timeout=timeout) as connection:
+            connection.settimeout(timeout)
+            return connection.recv(256).startswith(b"SSH-")
+    except OSError:
+        return False
+
+
+SSH_PROBE: Callable[[str], bool] = ssh_answers  # tests replace it: they never connect to non-loopback addresses
+
+
+def wait_for_ssh(want: Spec, nodes: list[Resource], echo: Echo) -> None:
+    """Return once SSH answers on every instance's public address; CloudError after SSH_TIMEOUT seconds."""
+    waiting = {str(tags_of(n).get("Name", n["InstanceId"])): n.get("PublicIpAddress") for n in nodes}
+    bare = [name for name, address in waiting.items() if not address]
+    if bare:
+        raise CloudError(f"no public address on {', '.join(bare)}; `up` again retries, `down` removes it all")
+    echo(f"  waiting  for SSH on {len(waiting)} instance(s)")
+    deadline = time.monotonic() + SSH_TIMEOUT
+    while True:
+        with ThreadPoolExecutor(max_workers=len(waiting)) as pool:
+            answers = dict(zip(waiting, pool.map(SSH_PROBE, waiting.values()), strict=True))
+        waiting = {name: address for name, address in waiting.items() if not answers[name]}
+        if not waiting:
+            echo(f"  ssh      answers on all {len(nodes)} instance(s)")
+            return
+        if time.monotonic() > deadline:
+            silent = ", ".join(f"{name} ({address})" for name, address in waiting.items())
+            raise CloudError(
+                f"SSH does not answer on {silent} after {SSH_TIMEOUT:g} s: is {want.ssh_cidr} (--ssh-cidr) the "
+                "network you connect from? The instances exist: `up` again waits again, `down` removes it all"
+            )
+        time.sleep(session.POLL_SECONDS)

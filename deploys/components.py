@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from deploys import calico, containerd, control_plane, haproxy, join, keepalived, kube_packages, kubeconfig, model, prep
+from deploys import teardown
 from deploys.schema import Key
 
-COMPONENTS = (prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig)
+COMPONENTS = (prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown)
 
 
 def schema() -> dict[str, Key]:

@@ -1,11 +1,13 @@
-"""containerd: the CRI from upstream's release archives (with runc and the CNI plugins), configured for the kubelet.
+"""containerd: the CRI from upstream's release archives (with runc), configured for the kubelet.
 
 Installed the way kubespray does it (roles/container-engine/containerd, roles/download): the
 release archive of the pinned version, checked against a pinned SHA-256, unpacked into
 /usr/local, with upstream's systemd unit. Distribution packages lag behind what Kubernetes
 supports (Debian 12 ships containerd 1.6, end of life; Kubernetes 1.36+ needs 2.x: containerd
 RELEASES.md, "Kubernetes Support"); a Debian `containerd` package found installed is replaced.
-Every URL is a mirror knob: `{version}` and `{arch}` are filled in.
+Every URL is a mirror knob: `{version}` and `{arch}` are filled in. The CNI plugins in
+/opt/cni/bin come with the kubelet package (it depends on pkgs.k8s.io's `kubernetes-cni`:
+kubernetes/release cmd/krel/templates/latest/metadata.yaml).
 """
 
 from __future__ import annotations
@@ -33,12 +35,9 @@ KEYS: dict[str, Key] = {
         "https://github.com/opencontainers/runc/releases/download/v{version}/runc.{arch}", _ARTIFACT_URL
     ),
     "runc_sha256": Key(None, schema.optional(schema.SHA256, _PINNED)),
-    "cni_plugins_version": Key("1.9.1", schema.STRING_VERSION),
-    "cni_plugins_download_url": Key(
-        "https://github.com/containernetworking/plugins/releases/download/v{version}/cni-plugins-linux-{arch}-v{version}.tgz",
-        _ARTIFACT_URL,
-    ),
-    "cni_plugins_sha256": Key(None, schema.optional(schema.SHA256, _PINNED)),
+    # No unsupported pair unless asked: True accepts a containerd that containerd's RELEASES.md does not
+    # list for the Kubernetes minor (e.g. a distribution's build), with a warning.
+    "allow_unsupported_containerd": Key(False, schema.BOOL),
     # One mirror for every registry the cluster pulls from (containerd certs.d hosts.toml);
     # "{registry}" in the URL becomes the upstream registry's name (path-based proxies).
     "registry_mirror": Key(None, schema.optional(schema.url("registry"), "no mirror")),
@@ -55,7 +54,6 @@ UNIT = watch("/etc/systemd/system/containerd.service")
 CRICTL = watch("/etc/crictl.yaml")
 SOCKET = "unix:///run/containerd/containerd.sock"
 RUNC = "/usr/local/sbin/runc"
-CNI_BIN = "/opt/cni/bin"
 
 # Replace each file atomically (a running binary cannot be overwritten in place: "Text file busy").
 _SWAP_IN = 'for f in "$src"/*; do b=$(basename "$f"); install -m 755 "$f" "$dst/.$b.new"; mv -f "$dst/.$b.new" "$dst/$b"; done'
@@ -63,8 +61,6 @@ INSTALL = {
     "containerd": 'src=$(mktemp -d); trap \'rm -rf "$src"\' EXIT; tar -xzf "$1" -C "$src"; src="$src/bin"; '
     "dst=/usr/local/bin; " + _SWAP_IN,
     "runc": f'install -d -m 755 {RUNC.rsplit("/", 1)[0]}; install -m 755 "$1" {RUNC}.new; mv -f {RUNC}.new {RUNC}',
-    "cni_plugins": 'src=$(mktemp -d); trap \'rm -rf "$src"\' EXIT; tar -xzf "$1" -C "$src"; '
-    f"dst={CNI_BIN}; install -d -m 755 $dst; " + _SWAP_IN,
 }
 
 
@@ -75,7 +71,7 @@ def config_version(containerd_version: str) -> int:
 
 
 def artifact_url(cluster: Cluster, name: str, arch: str) -> str:
-    """The download URL of artifact NAME (containerd, runc, cni_plugins) for ARCH."""
+    """The download URL of artifact NAME (containerd, runc) for ARCH."""
     version = cluster.setting(f"{name}_version")
     template = str(cluster.setting(f"{name}_download_url"))
     # The URL's grammar allows only these placeholders (no attribute or index look-ups).
@@ -112,7 +108,7 @@ def install(cluster: Cluster) -> None:
             sha256=cluster.checksum(name, state.arch),
             install=INSTALL[name],
         )
-        for name in ("runc", "cni_plugins", "containerd")
+        for name in ("runc", "containerd")
     ]
     unit = ops.file(
         name="containerd systemd unit", node_ip=node.node_ip, dest=UNIT, content=render("containerd/containerd.service")

@@ -66,6 +66,8 @@ class NodeState:
     node_ip_interface: str | None = None
     applied: set[str] = field(default_factory=set)
     arch: str = "amd64"  # dpkg architecture
+    os: str = ""  # "ID VERSION_ID" from /etc/os-release, e.g. "debian 12"
+    cgroup_fs: str = ""  # file system type of /sys/fs/cgroup: "cgroup2fs" for cgroup v2
     done: set[str] = field(default_factory=set)  # stamps in DONE, without ".done"
     stale: set[str] = field(default_factory=set)  # watched files older than REFRESH_DAYS
     dpkg_interrupted: bool = False  # a package run was killed half-way (dpkg --configure -a needed)
@@ -102,6 +104,8 @@ class NodeFacts(FactBase):
             'if [ $# -gt 0 ]; then stat -c "mode %a %n" "$@"; sha1sum "$@" | sed "s/^/sha1 /";'
             f' find "$@" -mtime +{REFRESH_DAYS} | sed "s/^/stale=/"; fi',
             'echo "arch=$(dpkg --print-architecture 2>/dev/null)"',
+            'echo "os=$(. /etc/os-release 2>/dev/null; echo "$ID $VERSION_ID")"',
+            'echo "cgroup_fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null)"',
             f"ls -1 {DONE} 2>/dev/null | sed -n 's/[.]done$//p' | sed 's/^/done=/'",
             "echo \"iface=$(ip -o -4 addr show 2>/dev/null | awk -v ip=" + ip + " 'index($4, ip) == 1 {print $2; exit}')\"",
             f"ls -1 {ADDONS} 2>/dev/null | sed -n 's/[.]applied$//p' | sed 's/^/applied=/'",
@@ -161,6 +165,10 @@ class NodeFacts(FactBase):
             state.stale.add(line[6:])
         elif line.startswith("arch=") and re.fullmatch(r"[a-z0-9]+", line[5:]):  # a dpkg architecture name
             state.arch = line[5:]
+        elif line.startswith("os="):
+            state.os = line[3:].strip()
+        elif line.startswith("cgroup_fs="):
+            state.cgroup_fs = line[10:]
 
 
 def node_state(host: Any, node_ip: str) -> NodeState:

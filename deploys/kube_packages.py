@@ -77,7 +77,10 @@ def install(cluster: Cluster) -> None:
     ops.packages(
         name=f"kubelet, kubeadm, kubectl {cluster.kube_package_version}, cri-tools, held",
         node_ip=node.node_ip,
-        wanted={**{package: cluster.kube_package_version for package in PACKAGES}, "cri-tools": None},
+        wanted={
+            **{package: cluster.kube_package_version for package in PACKAGES},
+            "cri-tools": cluster.cri_tools_package_version,
+        },
         hold=True,
         sources_changed=[key, source],
     )

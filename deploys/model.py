@@ -93,10 +93,8 @@ CHECKSUMS: dict[tuple[str, str, str], str] = {
     ("runc", "1.4.3", "arm64"): "633301e2e32f8a5ad54031aab4901eb00308bec677dd15faa2751e8f9dab5ca4",
     ("runc", "1.3.6", "amd64"): "3f3921dbbee7723e9868f97e88e51ffc910206e3ba55646e74d93d24ea76023c",
     ("runc", "1.3.6", "arm64"): "6be27a061ef89bb14c6cb495405bba80f46cea213b8f79378a6086b1bac6b747",
-    ("cni_plugins", "1.9.1", "amd64"): "b98f74a0f8522f0a83867178729c1aa70f2158f90c45a2ca8fa791db1c76b303",
-    ("cni_plugins", "1.9.1", "arm64"): "56171987d3947707c3563db2f4001bccaf50fd63468611b9f3cbecb1375ee7ec",
 }
-ARTIFACTS = ("containerd", "runc", "cni_plugins")
+ARTIFACTS = ("containerd", "runc")
 
 
 class ClusterConfigError(PyinfraError):
@@ -156,6 +154,11 @@ class Cluster:
     @property
     def kube_package_version(self) -> str:
         return f"{self.kube_version}-{self.kube_deb_revision}"
+
+    @property
+    def cri_tools_package_version(self) -> str:
+        """cri-tools of the same minor, as every pkgs.k8s.io minor repository carries it (X.Y.0-1.1)."""
+        return f"{self.kube_minor}.0-1.1"
 
     @property
     def kubeadm_api_version(self) -> str:
@@ -576,11 +579,13 @@ def _check_versions(values: Mapping[str, Any], errors: list[str]) -> None:
                 "(set the release archive's SHA-256)"
             )
     containerd = values.get("containerd_version")
-    if release and containerd and not _containerd_supported(containerd, release):
+    allowed = values.get("allow_unsupported_containerd") is True  # a build RELEASES.md does not list, knowingly
+    if release and containerd and not allowed and not _containerd_supported(containerd, release):
         lines = ", ".join(f"{v}+" for v in release.containerd)
         errors.append(
             f"key 'containerd_version': {containerd} does not support Kubernetes {version}; "
-            f"supported for {version.rsplit('.', 1)[0]}: {lines} (containerd RELEASES.md)"
+            f"supported for {version.rsplit('.', 1)[0]}: {lines} (containerd RELEASES.md); "
+            "allow_unsupported_containerd = True accepts it"
         )
 
 

@@ -80,6 +80,23 @@ def packages(
 
 
 @operation()
+def host_supported(node_ip: str, supported_os: Sequence[str], allow_cgroup_v1: bool = False) -> Iterator[StringCommand]:
+    """Ensure the host runs a supported OS with cgroup v2, failing it (and only it) with the reason if not.
+
+    Kubernetes 1.35+ refuses cgroup v1 hosts (kubeadm preflight SystemVerification, system-validators
+    v1.12.1, CHANGELOG-1.35 "urgent upgrade notes").
+    """
+    state = node_state(host, node_ip)
+    if state.os and state.os not in supported_os:
+        yield fail(f"{state.os or 'this OS'} is not supported; supported: {', '.join(supported_os)}")
+    elif state.cgroup_fs and state.cgroup_fs != "cgroup2fs" and not allow_cgroup_v1:
+        yield fail(
+            f"/sys/fs/cgroup is {state.cgroup_fs}: Kubernetes 1.35+ needs cgroup v2 (unified hierarchy);"
+            " allow_cgroup_v1 = True keeps a legacy host (deprecated upstream)"
+        )
+
+
+@operation()
 def swap_off(node_ip: str) -> Iterator[str]:
     """Ensure no swap is active now and none is enabled in /etc/fstab."""
     state = node_state(host, node_ip)
@@ -315,3 +332,27 @@ def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftover
         f"if [ -f {KUBELET_CONFIG} ]; then chmod 600 {KUBELET_CONFIG}; fi",
         f"touch {done}",
     ])
+
+
+@operation()
+def torn_down(node_ip: str, command: StringCommand) -> Iterator[StringCommand]:
+    """Ensure the node holds no cluster: COMMAND runs unless nothing of a cluster is left on it."""
+    state = node_state(host, node_ip)
+    traces = state.done or any(state.has(f"/etc/kubernetes/{name}") for name in ("admin.conf", "kubelet.conf"))
+    if not traces and not any(state.active.get(unit) for unit in ("kubelet", "keepalived", "haproxy")):
+        return
+    yield command
+    if _executing():
+        state.done.clear()
+        state.files = {path: value for path, value in state.files.items() if not path.startswith("/etc/kubernetes/")}
+
+
+@operation()
+def local_file_removed(path: str) -> Iterator[object]:
+    """Ensure the file at PATH on the operator's machine is gone."""
+    target = Path(path)
+    if not target.exists():
+        return
+    if _executing():
+        target.unlink()
+    yield StringCommand("true")  # the change happens here, on the operator's machine

@@ -1,12 +1,14 @@
-"""Our inventory -> a kubespray inventory directory.
+"""Our inventory -> a kubespray inventory directory that kubespray v2.31.0 accepts.
 
-Writes `inventory.ini` (or `hosts.yaml`) with kube_control_plane, kube_node, etcd (= the
-control planes), an empty calico_rr and k8s_cluster (their parent), each host with
-ansible_host, ip, access_ip and ansible_user; `group_vars/k8s_cluster/k8s-cluster.yml`
-(kube_version "vX.Y.Z", subnets, containerd, Calico, cluster name, DNS domain, API port,
-image repository, kube-proxy in iptables mode like ours); `group_vars/k8s_cluster/k8s-net-calico.yml`
-(the encapsulation); `group_vars/all/all.yml` (etcd_deployment_type: host and, with a shared
-endpoint, loadbalancer_apiserver with the local per-node proxy disabled).
+Writes `inventory.ini` (or `hosts.yaml`) with kube_control_plane, kube_node (plus the control
+planes when they are schedulable), etcd (= the control planes), an empty calico_rr and k8s_cluster
+(their parent), each host with ansible_host, ip, access_ip and its SSH settings (user, port, key,
+password, become); `group_vars/k8s_cluster/k8s-cluster.yml` (kube_version "X.Y.Z", subnets,
+containerd, Calico, cluster name, DNS domain, API port, image repository, kube-proxy in iptables mode
+like ours, extra certificate SANs); `group_vars/k8s_cluster/k8s-net-calico.yml` (encapsulation and,
+when kubespray has it, the Calico version); `group_vars/all/all.yml` (etcd_deployment_type: host and,
+with a shared endpoint, loadbalancer_apiserver with the local per-node proxy disabled). Before
+writing, the result goes through kubespray's own inventory checks (`interop.kubespray_release`).
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from pyinfra.context import ctx_state
 
 from deploys import components, model
 from deploys.model import ClusterConfigError
-from interop.report import Finding, KubesprayError, Report
+from interop import kubespray_release
+from interop.report import Finding, KubesprayError, Report, format_findings
 
 REPO = Path(__file__).resolve().parent.parent
 FORMATS = {"ini": "inventory.ini", "yaml": "hosts.yaml"}
@@ -36,8 +39,20 @@ KUBESPRAY_GROUPS = ("kube_control_plane", "kube_node", "etcd", "calico_rr")
 EXPORTED_KEYS = (
     "cluster_name", "kube_version", "pod_cidr", "service_cidr", "dns_domain", "image_repository", "apiserver_port",
     "vip", "control_plane_endpoint", "api_load_balancer", "api_lb_port", "calico_encapsulation", "node_network",
-    "kubeconfig_path", "secrets_dir",
+    "kubeconfig_path", "secrets_dir", "control_plane_schedulable", "apiserver_cert_sans", "calico_version",
+    "containerd_version", "runc_version", "cni_plugins_version",
 )  # fmt: skip
+PINNED = (("containerd", "containerd_version"), ("runc", "runc_version"), ("CNI plugins", "cni_plugins_version"))
+# Our SSH / privilege keys -> Ansible's connection variables (the rest is named in a warning, never its value).
+CONNECTION_KEYS = {
+    "ssh_user": "ansible_user",
+    "ssh_port": "ansible_port",
+    "ssh_key": "ansible_ssh_private_key_file",
+    "ssh_password": "ansible_password",
+    "_sudo": "ansible_become",
+    "_sudo_user": "ansible_become_user",
+    "_sudo_password": "ansible_become_password",
+}
 CALICO_MODES = {  # calico_encapsulation -> (calico_ipip_mode, calico_vxlan_mode)
     "IPIP": ("Always", "Never"),
     "IPIPCrossSubnet": ("CrossSubnet", "Never"),
@@ -93,9 +108,12 @@ def export_inventory(
     hosts = kubespray_hosts(inventory, cluster, report)
     k8s_cluster, calico, all_vars = group_vars(cluster, report)
     _report_unexported(inventory, cluster, report)
+    _kubespray_accepts(hosts, cluster, k8s_cluster, calico, all_vars, f"{path}: not exported")
     directory = Path(out)
     contents = {
-        Path(FORMATS[fmt]): (render_ini if fmt == "ini" else render_yaml)(hosts, str(path)),
+        Path(FORMATS[fmt]): (render_ini if fmt == "ini" else render_yaml)(
+            hosts, str(path), cluster.control_plane_schedulable
+        ),
         K8S_CLUSTER_FILE: _yaml_file(k8s_cluster, str(path)),
         CALICO_FILE: _yaml_file(calico, str(path)),
         ALL_FILE: _yaml_file(all_vars, str(path)),
@@ -109,14 +127,20 @@ def export_inventory(
 
 def kubespray_hosts(inventory: Any, cluster: model.Cluster, report: Report) -> list[KubesprayHost]:
     """Every node as a kubespray host named by its node name, control planes first."""
-    return [
+    hosts = [
         KubesprayHost(node.node_name, node.role, _host_vars(inventory.get_host(node.name), node, report))
         for node in cluster.nodes
     ]
+    if any("ansible_password" in h.vars or "ansible_become_password" in h.vars for h in hosts):
+        report.warning(
+            "key 'ssh_password'",
+            "written in plain text into the kubespray inventory, as it is in ours; consider ansible-vault there",
+        )
+    return hosts
 
 
 def _host_vars(host: Any, node: model.Node, report: Report) -> dict[str, Any]:
-    """ansible_host (the SSH address), ip and access_ip (the node IP), and the SSH user, port and key."""
+    """ansible_host (the SSH address), ip and access_ip (the node IP), and the SSH and privilege settings."""
     address = host.data.get("ssh_hostname")
     if not address:
         if node.name.startswith("@"):
@@ -127,14 +151,23 @@ def _host_vars(host: Any, node: model.Node, report: Report) -> dict[str, Any]:
         else:
             address = node.name.split("@")[-1]
     result: dict[str, Any] = {"ansible_host": str(address), "ip": node.node_ip, "access_ip": node.node_ip}
-    for ours, theirs in (
-        ("ssh_user", "ansible_user"),
-        ("ssh_port", "ansible_port"),
-        ("ssh_key", "ansible_ssh_private_key_file"),
-    ):
-        value = host.data.get(ours)
-        if value not in (None, ""):
-            result[theirs] = int(value) if ours == "ssh_port" else str(value)
+    data = host.data.dict()
+    for ours, theirs in CONNECTION_KEYS.items():
+        value = data.get(ours)
+        if value in (None, "", False):
+            continue
+        result[theirs] = int(value) if ours == "ssh_port" else True if ours == "_sudo" else str(value)
+    unexported = sorted(
+        key
+        for key, value in data.items()
+        if (key.startswith("ssh_") or key.startswith("_")) and key not in CONNECTION_KEYS and key != "ssh_hostname"
+        and value not in (None, "", False)
+    )  # fmt: skip
+    if unexported:
+        report.warning(
+            f"host {node.name!r}", f"connection setting(s) with no kubespray inventory variable, not exported: "
+            f"{', '.join(unexported)}"
+        )  # fmt: skip
     return result
 
 
@@ -143,8 +176,14 @@ def _host_vars(host: Any, node: model.Node, report: Report) -> dict[str, Any]:
 
 def group_vars(cluster: model.Cluster, report: Report) -> tuple[dict[str, Any], dict[str, Any], dict[str, Any]]:
     """(k8s_cluster/k8s-cluster.yml, k8s_cluster/k8s-net-calico.yml, all/all.yml) for the cluster."""
-    k8s_cluster = {
-        "kube_version": f"v{cluster.kube_version}",
+    if not kubespray_release.kube_version_supported(cluster.kube_version):
+        raise KubesprayError(
+            f"kube_version {cluster.kube_version}: kubespray {kubespray_release.RELEASE}, its newest release, installs "
+            f"only {kubespray_release.supported_kube_versions()} (roles/kubespray_defaults/vars/main/checksums.yml); "
+            "set kube_version to one of those (and supported here) to export"
+        )
+    k8s_cluster: dict[str, Any] = {
+        "kube_version": cluster.kube_version,  # X.Y.Z: kubespray 2.28+ refuses "vX.Y.Z"
         "kube_network_plugin": "calico",
         "container_manager": "containerd",
         "kube_pods_subnet": cluster.pod_cidr,
@@ -155,15 +194,40 @@ def group_vars(cluster: model.Cluster, report: Report) -> tuple[dict[str, Any], 
         "kube_image_repo": cluster.image_repository,
         "kube_proxy_mode": "iptables",
     }
+    if cluster.extra_cert_sans:
+        k8s_cluster["supplementary_addresses_in_ssl_keys"] = list(cluster.extra_cert_sans)
     ipip, vxlan = CALICO_MODES[str(cluster.setting("calico_encapsulation"))]
-    calico = {"calico_ipip_mode": ipip, "calico_vxlan_mode": vxlan}
+    calico: dict[str, Any] = {"calico_ipip_mode": ipip, "calico_vxlan_mode": vxlan}
+    if vxlan == "Never":
+        calico["calico_network_backend"] = "bird"  # kubespray's IPIP and BGP modes need bird (docs/CNI/calico.md)
+    calico_version = str(cluster.setting("calico_version")).removeprefix("v")
+    if kubespray_release.calico_version_supported(calico_version):
+        calico["calico_version"] = calico_version
+    else:
+        report.warning(
+            "key 'calico_version'",
+            f"{cluster.setting('calico_version')} is not one kubespray {kubespray_release.RELEASE} installs; not "
+            f"exported, kubespray installs its default {kubespray_release.DEFAULTS['calico_version']}",
+        )
+    pinned = [f"{name} {cluster.settings[key]}" for name, key in PINNED if cluster.settings.get(key)]
+    if pinned:
+        report.warning(
+            "keys '*_version'",
+            f"{', '.join(pinned)} not exported: kubespray installs the releases it pins (containerd "
+            f"{kubespray_release.DEFAULTS['containerd_version']} in {kubespray_release.RELEASE})",
+        )
     all_vars: dict[str, Any] = {"etcd_deployment_type": "host"}
     all_vars.update(_load_balancer(cluster, report))
     return k8s_cluster, calico, all_vars
 
 
 def _load_balancer(cluster: model.Cluster, report: Report) -> dict[str, Any]:
-    """loadbalancer_apiserver for a shared endpoint (VIP or external); nothing for one control plane."""
+    """loadbalancer_apiserver for a shared endpoint (VIP or external); nothing for one control plane.
+
+    kubespray v2.31.0 reads loadbalancer_apiserver.address for the kubeconfig it writes
+    (roles/kubernetes/client/tasks/main.yml) and the certificate; a DNS name is its address too
+    (apiserver_loadbalancer_domain_name defaults to it: roles/kubespray_defaults/defaults/main/main.yml).
+    """
     lone = f"{cluster.first_control_plane.node_ip}:{cluster.apiserver_port}"
     if cluster.load_balancer is None and cluster.endpoint == lone:
         return {}
@@ -176,11 +240,9 @@ def _load_balancer(cluster: model.Cluster, report: Report) -> dict[str, Any]:
         )
     host, port = cluster.endpoint_host, cluster.endpoint_port
     result: dict[str, Any] = {}
-    if _is_ip(host):
-        result["loadbalancer_apiserver"] = {"address": host, "port": port}
-    else:
+    if not _is_ip(host):
         result["apiserver_loadbalancer_domain_name"] = host
-        result["loadbalancer_apiserver"] = {"port": port}
+    result["loadbalancer_apiserver"] = {"address": host, "port": port}
     result["loadbalancer_apiserver_localhost"] = False
     return result
 
@@ -209,8 +271,26 @@ def _report_unexported(inventory: Any, cluster: model.Cluster, report: Report) -
     for node in cluster.nodes:
         if node.keepalived_interface:
             report.warning(f"host {node.name!r}", "keepalived_interface has no kubespray equivalent; not exported")
-    if not cluster.workers:
+    if not cluster.workers and not cluster.control_plane_schedulable:
         report.warning("group 'kube_node'", "empty: kubespray expects at least one worker")
+
+
+def _kubespray_accepts(
+    hosts: list[KubesprayHost],
+    cluster: model.Cluster,
+    k8s_cluster: dict[str, Any],
+    calico: dict[str, Any],
+    all_vars: dict[str, Any],
+    what: str,
+) -> None:
+    """Run kubespray v2.31.0's inventory checks on what would be written; refuse an export it would stop on."""
+    groups = _groups(hosts, cluster.control_plane_schedulable)
+    hostvars = {h.name: {**all_vars, **k8s_cluster, **calico, **h.vars} for h in hosts}
+    failures = kubespray_release.check_inventory(hostvars, groups)
+    if failures:
+        raise KubesprayError(
+            format_findings(what, [Finding("error", f"kubespray {kubespray_release.RELEASE}", f) for f in failures])
+        )
 
 
 # ----------------------------------------------------------------- rendering
@@ -220,36 +300,39 @@ def _header(source: str) -> str:
     return f"# kubespray inventory exported by kubeadm-pyinfra from {source} (python -m interop.kubespray export).\n"
 
 
-def render_ini(hosts: list[KubesprayHost], source: str) -> str:
+def render_ini(hosts: list[KubesprayHost], source: str, schedulable: bool = False) -> str:
     """inventory.ini: every host with its variables under [all], then the groups by name."""
     lines = [_header(source).rstrip("\n"), "", "[all]"]
-    lines += [" ".join([h.name] + [f"{k}={_ini_quote(v)}" for k, v in h.vars.items()]) for h in hosts]
-    for group, members in _groups(hosts).items():
+    lines += [" ".join([h.name] + [f"{k}={_ini_value(v)}" for k, v in h.vars.items()]) for h in hosts]
+    for group, members in _groups(hosts, schedulable).items():
         lines += ["", f"[{group}]", *members]
     lines += ["", "[k8s_cluster:children]", "kube_control_plane", "kube_node", "calico_rr", ""]
     return "\n".join(lines)
 
 
-def _ini_quote(value: Any) -> str:
+def _ini_value(value: Any) -> str:
+    """A host variable as Ansible's INI parser reads it back with its type: booleans as True/False."""
     text = str(value)
     return text if text and all(c not in text for c in " \t'\"#=\\") else shlex.quote(text)
 
 
-def render_yaml(hosts: list[KubesprayHost], source: str) -> str:
+def render_yaml(hosts: list[KubesprayHost], source: str, schedulable: bool = False) -> str:
     """hosts.yaml: all.hosts with their variables, then the groups as children of all."""
     children: dict[str, Any] = {
-        group: {"hosts": {name: None for name in members}} for group, members in _groups(hosts).items()
+        group: {"hosts": {name: None for name in members}} for group, members in _groups(hosts, schedulable).items()
     }
     children["k8s_cluster"] = {"children": {"kube_control_plane": None, "kube_node": None, "calico_rr": None}}
     document = {"all": {"hosts": {h.name: dict(h.vars) for h in hosts}, "children": children}}
     return _header(source) + yaml.dump(document, Dumper=_Dumper, sort_keys=False, default_flow_style=False)
 
 
-def _groups(hosts: list[KubesprayHost]) -> dict[str, list[str]]:
-    """kubespray group -> member names: etcd is exactly the control planes; calico_rr is empty."""
+def _groups(hosts: list[KubesprayHost], schedulable: bool) -> dict[str, list[str]]:
+    """kubespray group -> member names: etcd is exactly the control planes; calico_rr is empty; schedulable
+    control planes are in kube_node too (kubespray then drops their NoSchedule taint)."""
     cps = [h.name for h in hosts if h.role == model.CONTROL_PLANE_GROUP]
     workers = [h.name for h in hosts if h.role == model.WORKER_GROUP]
-    return {"kube_control_plane": cps, "kube_node": workers, "etcd": cps, "calico_rr": []}
+    nodes = (cps if schedulable else []) + workers
+    return {"kube_control_plane": cps, "kube_node": nodes, "etcd": cps, "calico_rr": []}
 
 
 class _Dumper(yaml.SafeDumper):

@@ -5,7 +5,9 @@
 
 `import` writes DIR/NAME.py (hosts) and DIR/group_data/NAME.py (cluster data): deploy
 with `pyinfra DIR/NAME.py deploys/cluster.py`. `export` writes a kubespray inventory
-directory. Both validate with deploys.model and contact no host. What cannot be carried
+directory that kubespray v2.31.0 accepts (its own inventory checks are run on it first). Both
+validate with deploys.model and contact no host; docs/kubespray.md says what each kubespray
+variable becomes. What cannot be carried
 over is printed as a warning; what would break the cluster is an error (exit status 2).
 `inventories/kubespray.py` uses `pyinfra_groups` to deploy straight from a kubespray inventory.
 """
@@ -37,7 +39,7 @@ __all__ = [
     "write_pyinfra",
 ]
 
-PER_HOST_KEYS = ("node_ip", "ssh_hostname", "node_name")
+PER_HOST_KEYS = ("node_ip", "ssh_hostname", "node_name", "keepalived_interface")
 
 
 def pyinfra_groups(path: str | Path, api_lb: str = "auto") -> tuple[Imported, dict[str, Any]]:

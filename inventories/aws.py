@@ -5,7 +5,9 @@
 Groups come from each instance's role tag; SSH goes to the public address, the
 cluster uses the private one (`node_ip`). With 3 control planes the API is the
 internal NLB (`api_load_balancer = "external"`), with one it is the control
-plane's private address. Static data: group_data/aws.py.
+plane's private address. A cluster made with `up --public-api` also gets
+`apiserver_cert_sans`: the internet-facing NLB's name or the control plane's
+Elastic IP. Static data: group_data/aws.py.
 """
 
 from __future__ import annotations

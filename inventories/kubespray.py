@@ -2,8 +2,9 @@
 
     KUBESPRAY_INVENTORY=path/to/inventory.ini pyinfra inventories/kubespray.py deploys/cluster.py
 
-Groups `control_plane` and `workers`, each host with node_ip (kubespray's ip, else
-access_ip, else ansible_host), ssh_hostname (ansible_host) and ssh_user (ansible_user);
+Groups `control_plane` and `workers` (hosts in no kubespray node group, and groups kubespray does
+not know, are left out with a warning), each host with node_ip (kubespray's ip; else access_ip or
+ansible_host, stated as a warning), ssh_hostname (ansible_host) and ssh_user (ansible_user);
 the cluster data mapped from group_vars is the inventory-wide data, so
 group_data/kubespray.py, if you write one, overrides it. KUBESPRAY_API_LB=auto|vip|external
 says how to read loadbalancer_apiserver (see docs/kubespray.md). Warnings go to stderr;

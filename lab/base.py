@@ -1,17 +1,18 @@
-"""The cached base image (debootstrap) and the node-side Debian mirror built beside it."""
+"""The cached base image of each node OS (debootstrap) and the node-side Debian mirror built beside it."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
-from lab import config
+from lab import config, debian
 from lab.run import log, run
 
-RECIPE_VERSION = "4"
+RECIPE_VERSION = "5"
 
 CGROUP_RW_UNIT = """\
 [Unit]
@@ -48,41 +49,78 @@ MASKED_UNITS = (
 )
 
 
-def recipe_hash() -> str:
-    """A digest of everything that shapes the base, so a change rebuilds it."""
-    blob = json.dumps([RECIPE_VERSION, config.BASE_INCLUDE, config.MIRROR_PACKAGES, config.DEBIAN_SUITE,
-                       CGROUP_RW_UNIT, DPKG_TUNING, DPKG_NODOC, APT_TUNING, MASKED_UNITS, MASKED_SYSCTL_FILES])
+# etcd as kubeadm's static pod runs it: kubeadm constants.go SupportedEtcdVersion of the newest minor
+# (deploys/model.py RELEASES: 3.6.x/3.7.x); Debian has neither (3.5.30 in testing, 2026-12), so
+# lab/debian.py pick() takes the newest 3.x that runs on the node OS. Not part of recipe_hash: the
+# choice follows Debian, and RELEASES edits should not rebuild every base.
+ETCD_FALLBACK = "3.6.6"
+
+
+def kubeadm_etcd() -> str:
+    """The etcd version kubeadm uses for the newest supported minor (e.g. "3.7.0"), from the deploy's table."""
+    try:
+        from deploys.model import RELEASES
+        newest = RELEASES[max(RELEASES, key=lambda m: tuple(int(x) for x in m.split(".")))]
+        return str(getattr(newest, "etcd")).split("-")[0]
+    except Exception:  # noqa: BLE001 - the deploy may be mid-edit; the lab still builds
+        return ETCD_FALLBACK
+
+
+def recipe_hash(os_name: str) -> str:
+    """A digest of everything that shapes the base of os_name, so a change rebuilds it."""
+    blob = json.dumps([RECIPE_VERSION, os_name, config.OS_SUITES[os_name], config.BASE_INCLUDE,
+                       config.MIRROR_PACKAGES, config.ARTIFACT_SUITES, CGROUP_RW_UNIT, DPKG_TUNING,
+                       DPKG_NODOC, APT_TUNING, MASKED_UNITS, MASKED_SYSCTL_FILES])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
-def is_cached() -> bool:
-    """Whether a base built from the current recipe is on disk."""
-    return config.BASE_STAMP.exists() and config.BASE_STAMP.read_text().strip() == recipe_hash()
+def is_cached(os_name: str) -> bool:
+    """Whether a base of os_name built from the current recipe is on disk."""
+    stamp = config.base_stamp(os_name)
+    return stamp.exists() and stamp.read_text().strip() == recipe_hash(os_name)
 
 
-def ensure_base(force: bool = False) -> float:
-    """Build the base image and Debian mirror unless cached; return seconds spent."""
+def ensure_base(os_name: str = config.DEFAULT_OS, force: bool = False) -> float:
+    """Build the base image and Debian mirror of os_name unless cached; return seconds spent."""
     start = time.monotonic()
-    if force or not is_cached():
-        build_base()
+    if force or not is_cached(os_name):
+        build_base(os_name)
     return time.monotonic() - start
 
 
-def build_base() -> None:
-    """debootstrap the base, download the mirror's package closure, point apt at the mirror."""
-    tmp = config.CACHE_DIR / "base.tmp"
+def build_base(os_name: str) -> None:
+    """debootstrap the base, add Debian's etcd, download the mirror's package closure, point apt at the mirror."""
+    suite = config.OS_SUITES[os_name]
+    tmp = config.CACHE_DIR / f"base-{os_name}.tmp"
     shutil.rmtree(tmp, ignore_errors=True)
     config.CACHE_DIR.mkdir(parents=True, exist_ok=True)
-    log(f"debootstrap {config.DEBIAN_SUITE} into {tmp} (about a minute)")
+    log(f"debootstrap {suite} into {tmp} (about a minute)")
     run(["debootstrap", "--variant=minbase", f"--include={','.join(config.BASE_INCLUDE)}",
-         config.DEBIAN_SUITE, str(tmp), config.DEBIAN_MIRROR])
+         suite, str(tmp), config.DEBIAN_MIRROR])
     configure_base(tmp)
-    download_closure(tmp, config.REPO_DIR / "debian")
-    point_apt_at_mirror(tmp)
-    shutil.rmtree(config.BASE_DIR, ignore_errors=True)
-    tmp.rename(config.BASE_DIR)
-    config.BASE_STAMP.write_text(recipe_hash() + "\n")
-    log("base image ready")
+    install_etcd(tmp, os_name)
+    download_closure(tmp, config.REPO_DIR / config.debian_repo_path(os_name))
+    point_apt_at_mirror(tmp, os_name)
+    shutil.rmtree(config.base_dir(os_name), ignore_errors=True)
+    tmp.rename(config.base_dir(os_name))
+    config.base_stamp(os_name).write_text(recipe_hash(os_name) + "\n")
+    log(f"base image {os_name} ready")
+
+
+def install_etcd(root: Path, os_name: str) -> None:
+    """Put Debian's etcd, etcdctl and etcdutl into /usr/bin of the base: binaries only, like a pre-pulled image.
+
+    Not installed as packages: nothing of them runs at boot (no etcd.service, no /var/lib/etcd, which
+    kubeadm's preflight wants absent or empty), and testing's etcd-server cannot be configured on Debian 12
+    (its sysusers.d entry uses the `u!` modifier of systemd >= 257).
+    """
+    server = debian.pick("etcd-server", kubeadm_etcd(), os_name)
+    debs = [debian.download(server), debian.download(debian.Candidate("etcd-client", server.version, server.suite))]
+    log(f"etcd {server.version} ({server.suite}) into the {os_name} base: /usr/bin/etcd, etcdctl, etcdutl")
+    with tempfile.TemporaryDirectory() as tmp:
+        for deb in debs:
+            for binary in sorted((debian.extract(deb, Path(tmp) / deb.stem) / "usr/bin").iterdir()):
+                shutil.copy2(binary, root / "usr/bin" / binary.name)
 
 
 def configure_base(root: Path) -> None:
@@ -138,9 +176,12 @@ def index_flat_repo(repo: Path) -> None:
     (repo / "Release").write_text(release)
 
 
-def point_apt_at_mirror(root: Path) -> None:
+def point_apt_at_mirror(root: Path, os_name: str) -> None:
     """Replace the Debian sources with the lab mirror, like an air-gapped golden image."""
     for lists in (root / "var/lib/apt/lists").glob("*"):
         if lists.is_file():
             lists.unlink()
-    (root / "etc/apt/sources.list").write_text(f"deb [trusted=yes] {config.MIRROR_URL}/debian ./\n")
+    for extra in (root / "etc/apt/sources.list.d").glob("*"):
+        extra.unlink()
+    (root / "etc/apt/sources.list").write_text(
+        f"deb [trusted=yes] {config.MIRROR_URL}/{config.debian_repo_path(os_name)} ./\n")

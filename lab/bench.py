@@ -40,10 +40,10 @@ def changes(output: str) -> str:
     return lines[-1] if lines else "?"
 
 
-def topology_run(topology: str) -> dict[str, object]:
+def topology_run(topology: str, os_name: str) -> dict[str, object]:
     """down, up, first converge, no-op re-run (timed), no-op re-run with --debug (counted), down."""
     core.down()
-    timings = core.up(topology)
+    timings = core.up(topology, os_name=os_name)
     first, _ = deploy()
     noop, out = deploy()
     _, debug = deploy(["--debug"])
@@ -52,12 +52,13 @@ def topology_run(topology: str) -> dict[str, object]:
             "ssh": commands_per_host(debug)}
 
 
-def main(topologies: list[str], cold: bool = True) -> int:
+def main(topologies: list[str], cold: bool = True, os_name: str = config.DEFAULT_OS) -> int:
     """Print the figures."""
     core.down()
-    cold_s = base.ensure_base(force=True) if cold else float("nan")
-    cached_s = base.ensure_base()
-    results = {t: topology_run(t) for t in topologies}
+    cold_s = base.ensure_base(os_name, force=True) if cold else float("nan")
+    cached_s = base.ensure_base(os_name)
+    results = {t: topology_run(t, os_name) for t in topologies}
+    print(f"nodes: {os_name}")
     print(f"base build cold:   {cold_s:7.1f} s")
     print(f"base build cached: {cached_s:7.1f} s")
     for topo, r in results.items():
@@ -74,6 +75,7 @@ if __name__ == "__main__":
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("topologies", nargs="*", default=["1+4", "3+3"])
     p.add_argument("--no-cold", action="store_true", help="skip the cold base rebuild")
+    p.add_argument("--os", choices=sorted(config.OS_SUITES), default=config.DEFAULT_OS, help="the nodes' OS")
     o = p.parse_args()
     log("benchmark: this tears down any running lab")
-    raise SystemExit(main(o.topologies, cold=not o.no_cold))
+    raise SystemExit(main(o.topologies, cold=not o.no_cold, os_name=o.os))

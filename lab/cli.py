@@ -1,4 +1,4 @@
-"""Command line: python -m lab up|down|status|ssh|deps|bench."""
+"""Command line: python -m lab up|down|status|ssh|stop|start|versions|deps|bench."""
 
 from __future__ import annotations
 
@@ -6,11 +6,13 @@ import argparse
 import os
 import sys
 
+from lab import config
+
 
 def cmd_up(opts: argparse.Namespace) -> int:
     """Build or grow the lab."""
     from lab import core
-    timings = core.up(opts.topology, opts.workers)
+    timings = core.up(opts.topology, opts.workers, opts.os)
     print("\n".join(core.status_lines()))
     print(f"base {timings['base']:.1f}s, up {timings['up']:.1f}s. Deploy: pyinfra -y inventories/lab.py deploys/cluster.py")
     return 0
@@ -57,6 +59,13 @@ def cmd_start(opts: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_versions(opts: argparse.Namespace) -> int:
+    """Print every Kubernetes version the lab's repositories serve, ascending."""
+    from lab.standins.build import served_versions
+    print("\n".join(served_versions()))
+    return 0
+
+
 def cmd_deps(opts: argparse.Namespace) -> int:
     """Install host dependencies."""
     from lab import deps
@@ -67,7 +76,7 @@ def cmd_deps(opts: argparse.Namespace) -> int:
 def cmd_bench(opts: argparse.Namespace) -> int:
     """Run the benchmark."""
     from lab import bench
-    return bench.main(opts.topologies, cold=not opts.no_cold)
+    return bench.main(opts.topologies, cold=not opts.no_cold, os_name=opts.os)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -77,6 +86,8 @@ def parser() -> argparse.ArgumentParser:
     up = sub.add_parser("up", help="build the lab, or add/remove workers on a running one")
     up.add_argument("--topology", default="3+3", help="CONTROL_PLANES+WORKERS: 1+4 or 3+3 (default)")
     up.add_argument("--workers", type=int, help="number of workers (overrides the topology's)")
+    up.add_argument("--os", choices=sorted(config.OS_SUITES),
+                    help=f"the nodes' OS (default: the running lab's, else {config.DEFAULT_OS})")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="remove every node, namespace, mount and process of the lab").set_defaults(func=cmd_down)
     sub.add_parser("status", help="list nodes, IPs, roles and whether they run").set_defaults(func=cmd_status)
@@ -89,10 +100,13 @@ def parser() -> argparse.ArgumentParser:
         node_cmd = sub.add_parser(name, help=text)
         node_cmd.add_argument("node")
         node_cmd.set_defaults(func=func)
+    sub.add_parser("versions", help="print the Kubernetes versions the lab serves, ascending").set_defaults(
+        func=cmd_versions)
     sub.add_parser("deps", help="apt-get install the host's dependencies").set_defaults(func=cmd_deps)
     bench = sub.add_parser("bench", help="time base build, lab up, first converge and no-op re-run")
     bench.add_argument("topologies", nargs="*", default=["1+4", "3+3"])
     bench.add_argument("--no-cold", action="store_true", help="skip the cold base rebuild")
+    bench.add_argument("--os", choices=sorted(config.OS_SUITES), default=config.DEFAULT_OS, help="the nodes' OS")
     bench.set_defaults(func=cmd_bench)
     return p
 
@@ -100,7 +114,7 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run a lab command."""
     opts = parser().parse_args(argv)
-    if opts.cmd not in ("status",) and os.geteuid() != 0:
+    if opts.cmd not in ("status", "versions") and os.geteuid() != 0:
         print("the lab needs root (namespaces, mounts, systemd-nspawn)", file=sys.stderr)
         return 2
     return opts.func(opts)

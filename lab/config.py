@@ -14,13 +14,16 @@ SSH_KEY = SSH_DIR / "id_ed25519"
 SSH_CONFIG = SSH_DIR / "config"
 KNOWN_HOSTS = SSH_DIR / "known_hosts"
 
-BASE_DIR = CACHE_DIR / "base"
-BASE_STAMP = CACHE_DIR / "base.stamp"
-REPO_DIR = CACHE_DIR / "repo"
+REPO_DIR = CACHE_DIR / "repo"  # what the lab's mirror serves
 GNUPG_DIR = CACHE_DIR / "gnupg"
 
-DEBIAN_SUITE = "bookworm"
+# The node operating systems the lab boots: `python -m lab up --os NAME` -> the Debian suite of its base.
+OS_SUITES = {"debian12": "bookworm", "debian13": "trixie"}
+DEFAULT_OS = "debian12"
 DEBIAN_MIRROR = os.environ.get("LAB_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+# Suites the lab takes Debian's real binaries from (containerd, runc, CNI plugins, etcd): the
+# releases, testing (the containerd 2.x line) and experimental (newer runc); see lab/debian.py pick().
+ARTIFACT_SUITES = ("bookworm", "trixie", "testing", "experimental")
 
 NET_NS = "kpl-net"  # the lab's own network namespace, holding the bridge
 NODE_NS_PREFIX = "kpl-"  # node namespaces: kpl-<node name>
@@ -36,15 +39,45 @@ NODE_PREFIX = "lab-"
 PROPAGATE_DIR = Path("/run/systemd/nspawn/propagate")
 
 # Packages the deploy installs (plus what the stand-ins need); their closure goes to the node mirror.
+# Debian's containerd and runc stay: a node can be given the distribution's containerd the deploy replaces.
 MIRROR_PACKAGES = (
     "curl", "ca-certificates", "containerd", "runc", "haproxy", "keepalived", "gnupg",
-    "apt-transport-https", "openssl", "python3-yaml", "iptables", "conntrack", "socat",
+    "apt-transport-https", "openssl", "python3-yaml", "python3-cryptography", "python3-cffi-backend", "iptables", "conntrack", "socat",
     "ethtool", "ebtables", "kmod", "ipset", "ipvsadm", "nfs-common", "jq", "lsb-release",
 )
 BASE_INCLUDE = (
     "systemd", "systemd-sysv", "openssh-server", "python3", "iproute2", "dbus",
-    "ca-certificates", "iputils-ping", "procps", "netcat-openbsd", "sudo", "less",
+    "ca-certificates", "iputils-ping", "procps", "netcat-openbsd", "sudo", "less", "kmod",
 )
+
+
+def base_dir(os_name: str) -> Path:
+    """The cached base image of a node OS."""
+    return CACHE_DIR / f"base-{os_name}"
+
+
+def base_stamp(os_name: str) -> Path:
+    """The recipe digest the base image of os_name was built from."""
+    return CACHE_DIR / f"base-{os_name}.stamp"
+
+
+def debian_repo_path(os_name: str) -> str:
+    """Path, under the mirror, of the node-side Debian repository of os_name."""
+    return f"debian/{OS_SUITES[os_name]}"
+
+
+def calico_dir() -> Path | None:
+    """Where Calico's release manifests (<version>/*.yaml) are copied from; None = download from upstream.
+
+    LAB_CALICO_DIR, else ../shared/upstream/calico beside the repository when it exists (development
+    and CI checkouts, which cannot reach upstream).
+    """
+    explicit = os.environ.get("LAB_CALICO_DIR")
+    if explicit:
+        return Path(explicit)
+    beside = REPO.parent / "shared" / "upstream" / "calico"
+    return beside if beside.is_dir() else None
+
 
 # pyinfra's console script beside this Python: `python -m pyinfra` imports pyinfra before
 # gevent patches the process, and paramiko's ProxyCommand (the lab's SSH path) then hangs.

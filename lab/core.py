@@ -6,24 +6,32 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab import base, cgroups, config, mirror, network, nodes, procs, sshconf, state
+from lab import artifacts, base, cgroups, config, mirror, network, nodes, procs, sshconf, state
 from lab.run import log, quiet
-from lab.standins.build import ensure_k8s_repo
+from lab.standins.build import ensure_calico, ensure_k8s_repo
 from lab.state import LabState
 
 
-def up(topology: str, workers: int | None = None) -> dict[str, float]:
-    """Build (or grow) the lab; return timings in seconds."""
+def up(topology: str, workers: int | None = None, os_name: str | None = None) -> dict[str, float]:
+    """Build (or grow) the lab; return timings in seconds. os_name None = the running lab's, else the default."""
     cps, default_workers = state.parse_topology(topology)
     want_workers = default_workers if workers is None else workers
-    timings = {"base": base.ensure_base()}
-    ensure_k8s_repo()
-    start = time.monotonic()
     lab = state.load()
+    os_name = state.parse_os(os_name or (lab.os if lab.nodes else config.DEFAULT_OS))
     if lab.nodes and lab.control_planes != cps:
         raise SystemExit(f"the lab runs {lab.topology}; `python -m lab down` before changing control planes")
+    if lab.nodes and lab.os != os_name:
+        raise SystemExit(f"the lab runs {lab.os}; `python -m lab down` before changing the nodes' OS")
+    if lab.nodes and not base.is_cached(os_name):
+        raise SystemExit(f"the {os_name} base image must be rebuilt (its recipe changed), but the running lab's "
+                         "nodes are overlays on it: `python -m lab down` first")
+    timings = {"base": base.ensure_base(os_name)}
+    artifacts.ensure(os_name)
+    ensure_k8s_repo(os_name)
+    ensure_calico()
+    start = time.monotonic()
     drop_dead_nodes(lab)
-    lab.control_planes, lab.workers = cps, want_workers
+    lab.control_planes, lab.workers, lab.os = cps, want_workers, os_name
     wanted = {n.name: n for n in state.plan(cps, want_workers)}
     for extra in [n for n in lab.nodes if n.name not in wanted]:
         log(f"removing {extra.name}")
@@ -37,7 +45,7 @@ def up(topology: str, workers: int | None = None) -> dict[str, float]:
         state.save(lab)
     new = [n for name, n in wanted.items() if name not in {m.name for m in lab.nodes}]
     for node in new:
-        nodes.prepare(node, pubkey)
+        nodes.prepare(node, pubkey, lab.os)
         node.pid = nodes.launch(node)
         lab.nodes.append(node)
         state.save(lab)
@@ -71,7 +79,7 @@ def start_node(name: str) -> None:
     node = lab.node(name)
     if procs.is_nspawn_of(node.pid, node.name):
         return
-    nodes.prepare(node, sshconf.ensure_key().with_suffix(".pub").read_text())
+    nodes.prepare(node, sshconf.ensure_key().with_suffix(".pub").read_text(), lab.os)
     node.pid = nodes.launch(node)
     state.save(lab)
     nodes.attach(node)
@@ -131,7 +139,7 @@ def status_lines() -> list[str]:
     lab = state.load()
     if not lab.nodes:
         return ["no lab (run: python -m lab up)"]
-    lines = [f"topology {lab.topology}; mirror {'running' if mirror.running(lab.mirror_pid) else 'stopped'} at "
+    lines = [f"topology {lab.topology} on {lab.os}; mirror {'running' if mirror.running(lab.mirror_pid) else 'stopped'} at "
              f"{config.MIRROR_URL}; ssh config {config.SSH_CONFIG}"]
     lines.append(f"{'NODE':<10} {'IP':<12} {'ROLE':<14} STATE")
     for node in lab.nodes:

@@ -1,4 +1,5 @@
-"""The package mirror the nodes use, served on the lab bridge only."""
+"""The mirror the nodes use (Debian packages, stand-in Kubernetes repositories, release files, Calico's
+manifests), served on the lab bridge only; and what `group_data/lab.py` reads of it."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ import subprocess
 import sys
 import time
 
-from lab import config, procs
+from lab import artifacts, config, procs, state
 from lab.run import in_labns
 
 
@@ -31,3 +32,18 @@ def start() -> int:
             raise RuntimeError(f"the mirror exited: see {config.STATE_DIR / 'mirror.log'}")
         time.sleep(0.1)
     raise RuntimeError("the mirror did not start listening")
+
+
+def artifact_url(name: str) -> str:
+    """The URL template (deploy's {version}, {arch}) of release artifact name on the mirror: containerd, runc, cni_plugins."""
+    return artifacts.url_template(name)
+
+
+def artifact_version(name: str) -> str:
+    """The version of artifact name the mirror serves for the running lab's OS."""
+    return str(artifacts.entry(name, state.load().os)["version"])
+
+
+def artifact_sha256(name: str) -> str:
+    """SHA-256 of the file the mirror serves as artifact name for the running lab's OS, read from the file."""
+    return artifacts.sha256(config.REPO_DIR / artifacts.entry(name, state.load().os)["path"])

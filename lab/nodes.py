@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gzip
+import os
 import shutil
 import subprocess
 import time
@@ -20,13 +22,14 @@ def is_mounted(path: Path) -> bool:
     return any(line.split()[1] == target for line in Path("/proc/mounts").read_text().splitlines())
 
 
-def prepare(node: Node, pubkey: str) -> None:
-    """Create and mount the node's overlay and give it its identity (hostname, host keys, root's key)."""
+def prepare(node: Node, pubkey: str, os_name: str) -> None:
+    """Create and mount the node's overlay on the base of os_name and give it its identity (hostname, keys)."""
     for sub in ("upper", "work", "root", "containerd"):
         (node.dir / sub).mkdir(parents=True, exist_ok=True)
     if not is_mounted(node.root):
         run(["mount", "-t", "overlay", "overlay", "-o",
-             f"lowerdir={config.BASE_DIR},upperdir={node.dir / 'upper'},workdir={node.dir / 'work'}", str(node.root)])
+             f"lowerdir={config.base_dir(os_name)},upperdir={node.dir / 'upper'},workdir={node.dir / 'work'}",
+             str(node.root)])
     root = node.root
     (root / "etc/hostname").write_text(node.name + "\n")
     (root / "etc/hosts").write_text(f"127.0.0.1\tlocalhost\n{node.ip}\t{node.name}\n")
@@ -38,6 +41,43 @@ def prepare(node: Node, pubkey: str) -> None:
     auth.chmod(0o600)
     if not (root / "etc/ssh/ssh_host_ed25519_key").exists():
         run(["ssh-keygen", "-A", "-f", str(root)], capture=True)
+    describe_kernel(root)
+
+
+# Modules a Kubernetes host loads whose presence /sys/module may not show when built in (no parameter,
+# no version): module -> Kconfig symbol (the obj-$(CONFIG_...) += <module>.o line of its kernel Makefile).
+KCONFIG_MODULES = {
+    "br_netfilter": "CONFIG_BRIDGE_NETFILTER", "overlay": "CONFIG_OVERLAY_FS", "nf_conntrack": "CONFIG_NF_CONNTRACK",
+    "vxlan": "CONFIG_VXLAN", "ipip": "CONFIG_NET_IPIP", "ip_set": "CONFIG_IP_SET", "ip_tables": "CONFIG_IP_NF_IPTABLES",
+    "ip_vs": "CONFIG_IP_VS", "ip_vs_rr": "CONFIG_IP_VS_RR", "ip_vs_wrr": "CONFIG_IP_VS_WRR", "ip_vs_sh": "CONFIG_IP_VS_SH",
+}
+
+
+def builtin_modules() -> list[str]:
+    """Modules built into the running kernel: /sys/module entries without an initstate
+    (Documentation/ABI/testing/sysfs-module), plus KCONFIG_MODULES set to y in /proc/config.gz."""
+    found = {m.name for m in Path("/sys/module").iterdir() if not (m / "initstate").exists()}
+    config_gz = Path("/proc/config.gz")
+    if config_gz.exists():
+        built_in = {line.split("=")[0] for line in gzip.decompress(config_gz.read_bytes()).decode().splitlines()
+                    if line.endswith("=y")}
+        found |= {module for module, symbol in KCONFIG_MODULES.items() if symbol in built_in}
+    return sorted(found)
+
+
+def describe_kernel(root: Path) -> None:
+    """Give the node /lib/modules/<release> naming the host kernel's built-in modules, as a real host has.
+
+    A node shares the host's kernel but not its module tree; without one, kmod cannot start
+    (`modprobe overlay`, and systemd-modules-load fails on Debian 13); depmod indexes the list.
+    """
+    release = os.uname().release
+    modules = root / "lib/modules" / release
+    if (modules / "modules.builtin.bin").exists():
+        return
+    modules.mkdir(parents=True, exist_ok=True)
+    (modules / "modules.builtin").write_text("".join(f"kernel/{name}.ko\n" for name in builtin_modules()))
+    run(["chroot", str(root), "depmod", release], capture=True)
 
 
 def launch(node: Node) -> int:

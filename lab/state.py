@@ -1,4 +1,4 @@
-"""The lab's state on disk: topology, nodes, addresses, roles and process ids."""
+"""The lab's state on disk: topology, node OS, nodes, addresses, roles and process ids."""
 
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ class LabState:
     workers: int = 0
     nodes: list[Node] = field(default_factory=list)
     mirror_pid: int | None = None
+    os: str = config.DEFAULT_OS  # the nodes' operating system, a key of config.OS_SUITES
 
     def node(self, name: str) -> Node:
         """The node called name (or by its short name, e.g. cp1)."""
@@ -66,6 +67,13 @@ def parse_topology(text: str) -> tuple[int, int]:
     return cps, workers
 
 
+def parse_os(name: str) -> str:
+    """'debian13' -> 'debian13'; anything the lab cannot boot is a ValueError naming the choices."""
+    if name not in config.OS_SUITES:
+        raise ValueError(f"the lab boots {' or '.join(config.OS_SUITES)}, not {name!r}")
+    return name
+
+
 def node_name(role: str, index: int) -> str:
     """lab-cp1, lab-w1, ... (index from 1)."""
     return f"{config.NODE_PREFIX}{'cp' if role == 'control_plane' else 'w'}{index}"
@@ -89,7 +97,8 @@ def load(path: Path = config.STATE_FILE) -> LabState:
         return LabState()
     raw = json.loads(path.read_text())
     nodes = [Node(**n) for n in raw.get("nodes", [])]
-    return LabState(raw.get("control_planes", 0), raw.get("workers", 0), nodes, raw.get("mirror_pid"))
+    return LabState(raw.get("control_planes", 0), raw.get("workers", 0), nodes, raw.get("mirror_pid"),
+                    raw.get("os", config.DEFAULT_OS))
 
 
 def save(state: LabState, path: Path = config.STATE_FILE) -> None:

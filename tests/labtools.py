@@ -31,3 +31,10 @@ def on(node: str, command: str) -> str:
     res = ssh(node, command, timeout=120)
     assert res.returncode == 0, f"{node}: {command}: {res.stderr}"
     return res.stdout
+
+
+def changed(output: str) -> int:
+    """Operations that changed something, from pyinfra's 'Grand total' row (Hosts Success Error NoChange)."""
+    row = [line for line in output.splitlines() if "Grand total" in line][-1]
+    success = row.split()[3]
+    return 0 if success == "-" else int(success)

@@ -64,7 +64,7 @@ def from_inventory_file(path: Path, responses: Mapping[Any, Any] | None = None, 
         real = make_inventory(str(path), cwd=str(REPO))
     groups: dict[str, list[tuple[str, dict[str, Any]]]] = {model.CONTROL_PLANE_GROUP: [], model.WORKER_GROUP: []}
     for group in groups:
-        for host in real.get_group(group):
+        for host in real.get_group(group, []):
             data = dict(host.data.dict())
             data.setdefault("node_ip", data.get("ssh_hostname") or host.name)
             data.pop("ssh_hostname", None)
@@ -105,8 +105,8 @@ class Plan:
         return [(name, hosts) for name, hosts in self.steps if hosts]
 
 
-def run(inventory: Inventory, check_for_changes: bool = False) -> Plan:
-    """Build the model and execute the deploy against the @fake inventory."""
+def run(inventory: Inventory, check_for_changes: bool = False, entry_build: Any = None) -> Plan:
+    """Build the model and execute the deploy (default: deploys/cluster.py's) against the @fake inventory."""
     from pyinfra.connectors.fake import FakeConnector
 
     state = State(inventory, Config(), check_for_changes=check_for_changes)
@@ -124,7 +124,7 @@ def run(inventory: Inventory, check_for_changes: bool = False) -> Plan:
     try:
         connect_all(state)
         cluster = model.build(inventory, components.defaults())
-        add_deploy(state, entry.build, cluster)
+        add_deploy(state, entry_build or entry.build, cluster)
         run_ops(state)
     finally:
         FakeConnector.run_shell_command = original  # type: ignore[method-assign]

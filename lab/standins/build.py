@@ -1,4 +1,11 @@
-"""Build the TEST DOUBLE kubelet/kubeadm/kubectl debs, the signed pkgs.k8s.io-like repo and the Calico stand-in."""
+"""Build the lab's pkgs.k8s.io-like repositories (TEST DOUBLE kubelet/kubeadm/kubectl/cri-tools, real CNI
+plugins as kubernetes-cni) for every version the lab serves, and serve Calico's real manifests.
+
+Package names, files and dependencies copy kubernetes/release cmd/krel/templates/latest/ (master
+2026-07-24: <pkg>/<pkg>.spec, kubelet/kubelet.service, kubelet/kubelet.env, kubeadm/10-kubeadm.conf and
+metadata.yaml, which gives kubelet >= 1.28 `kubernetes-cni >= 1.2.0` and kubeadm >= 1.32 no dependency).
+Repositories are one per minor, at k8s/core:/stable:/v<minor>/deb/ like https://pkgs.k8s.io.
+"""
 
 from __future__ import annotations
 
@@ -8,21 +15,26 @@ import os
 import shutil
 import subprocess
 import tempfile
+import urllib.request
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
-import yaml
-
-from lab import config
+from lab import artifacts, config, debian
 from lab.run import log, run
 
 NODE_SRC = Path(__file__).resolve().parent / "node"
-FALLBACK = {"kube_version": "1.34.2", "kube_deb_revision": "1.1", "calico_version": "v3.30.3"}
-UPSTREAM_CALICO = Path(__file__).resolve().parents[3] / "shared/upstream/calico"
+STANDIN_LIB = "/usr/lib/k8s-standin"
+# Until deploys/model.py declares RELEASES: the newest patch of each supported minor (kubernetes.io/releases,
+# verified 2026-12-01, /tmp/notes/upstream.md section 1).
+FALLBACK_PATCHES = {"1.35": "1.35.9", "1.36": "1.36.4", "1.37": "1.37.1"}
+FALLBACK = {"kube_deb_revision": "1.1", "calico_version": "v3.31.7"}
+CALICO_UPSTREAM = "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/{file}"
+CALICO_FILES = ("operator-crds.yaml", "tigera-operator.yaml")  # since v3.30 the CRDs have their own file
 
 KUBELET_UNIT = """\
 [Unit]
-Description=kubelet: The Kubernetes Node Agent (TEST DOUBLE, lab stand-in)
+Description=kubelet: The Kubernetes Node Agent
 Documentation=https://kubernetes.io/docs/
 Wants=network-online.target
 After=network-online.target
@@ -36,16 +48,23 @@ RestartSec=10
 [Install]
 WantedBy=multi-user.target
 """
-KUBELET_DROPIN = """\
+KUBELET_ENV = "KUBELET_EXTRA_ARGS=\n"
+# kubeadm.spec seds /etc/sysconfig/kubelet to /etc/default/kubelet for Debian packages.
+KUBEADM_DROPIN = """\
 # Note: This dropin only works with kubeadm and kubelet v1.11+
 [Service]
 Environment="KUBELET_KUBECONFIG_ARGS=--bootstrap-kubeconfig=/etc/kubernetes/bootstrap-kubelet.conf --kubeconfig=/etc/kubernetes/kubelet.conf"
 Environment="KUBELET_CONFIG_ARGS=--config=/var/lib/kubelet/config.yaml"
+# This is a file that "kubeadm init" and "kubeadm join" generates at runtime, populating the KUBELET_KUBEADM_ARGS variable dynamically
 EnvironmentFile=-/var/lib/kubelet/kubeadm-flags.env
+# This is a file that the user can use for overrides of the kubelet args as a last resort. Preferably, the user should use
+# the .NodeRegistration.KubeletExtraArgs object in the configuration files instead. KUBELET_EXTRA_ARGS should be sourced from this file.
 EnvironmentFile=-/etc/default/kubelet
 ExecStart=
 ExecStart=/usr/bin/kubelet $KUBELET_KUBECONFIG_ARGS $KUBELET_CONFIG_ARGS $KUBELET_KUBEADM_ARGS $KUBELET_EXTRA_ARGS
 """
+# kubelet.spec %post/%preun: %systemd_post / %systemd_preun kubelet.service (enabled and started on install:
+# "the kubelet is now restarting every few seconds", kubernetes.io install-kubeadm).
 KUBELET_POSTINST = """\
 #!/bin/sh
 set -e
@@ -55,108 +74,222 @@ if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
     systemctl restart kubelet.service || true
 fi
 """
-PACKAGES: dict[str, dict[str, Any]] = {
-    "kubelet": {"files": ["kubelet.py"], "depends": "python3, iproute2, mount",
-                "summary": "TEST DOUBLE of the Kubernetes node agent (lab stand-in, not Kubernetes)"},
-    "kubeadm": {"files": ["kubeadm.py", "apiserver.py"], "depends": "python3, python3-yaml, openssl, iproute2",
-                "summary": "TEST DOUBLE of kubeadm with a stand-in API server (lab stand-in, not Kubernetes)"},
-    "kubectl": {"files": ["kubectl.py"], "depends": "python3, python3-yaml",
-                "summary": "TEST DOUBLE of kubectl (lab stand-in, not Kubernetes)"},
-}
+KUBELET_PRERM = """\
+#!/bin/sh
+set -e
+if [ "$1" = remove ] && [ -d /run/systemd/system ]; then
+    systemctl disable --now kubelet.service >/dev/null 2>&1 || true
+fi
+"""
+@dataclass(frozen=True)
+class Package:
+    """One stand-in package: its tool, upstream dependencies and files beside the stand-in code."""
+
+    name: str
+    tool: str  # /usr/bin/<tool> runs <tool>.py of the stand-in code
+    section: str
+    summary: str  # upstream's Summary
+    depends: tuple[str, ...]  # upstream's Requires for the served minors, then what the stand-ins need
+    files: dict[str, str] = field(default_factory=dict)  # extra path -> content
+    dirs: tuple[str, ...] = ()  # empty directories the package ships
+    conffiles: tuple[str, ...] = ()
+    scripts: dict[str, str] = field(default_factory=dict)  # DEBIAN/<name> -> content
 
 
-def deploy_defaults() -> dict[str, Any]:
-    """Cluster-wide defaults from the deploy package (versions), falling back to the documented ones."""
+# python3-cryptography: AES-GCM for the kubeadm-certs Secret and Secrets encrypted at rest.
+STANDIN_NEEDS = ("python3", "python3-yaml", "python3-cryptography", "openssl")
+PACKAGES = (
+    Package("kubelet", "kubelet", "net", "Node agent for Kubernetes clusters",
+            ("iptables (>= 1.4.21)", "kubernetes-cni (>= 1.2.0)", "mount", "util-linux", *STANDIN_NEEDS, "iproute2"),
+            files={"usr/lib/systemd/system/kubelet.service": KUBELET_UNIT, "etc/default/kubelet": KUBELET_ENV,
+                   },
+            # kubernetes/release's kubelet package ships both directories empty (kubeadm's join preflight
+            # DirAvailable--etc-kubernetes-manifests fails on any file in the manifests directory).
+            dirs=("var/lib/kubelet", "etc/kubernetes/manifests"),
+            conffiles=("/etc/default/kubelet",), scripts={"postinst": KUBELET_POSTINST, "prerm": KUBELET_PRERM}),
+    Package("kubeadm", "kubeadm", "admin", "Command-line utility for administering a Kubernetes cluster",
+            (*STANDIN_NEEDS, "iproute2"),
+            files={"usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf": KUBEADM_DROPIN}),
+    Package("kubectl", "kubectl", "admin", "Command-line utility for interacting with a Kubernetes cluster",
+            STANDIN_NEEDS),
+    Package("cri-tools", "crictl", "admin", "Command-line utility for interacting with a container runtime",
+            STANDIN_NEEDS),
+)
+
+
+def version_tuple(version: str) -> tuple[int, ...]:
+    """'1.37.1' -> (1, 37, 1)."""
+    return tuple(int(part) for part in version.split("."))
+
+
+def newest_patches() -> dict[str, str]:
+    """minor -> newest patch, from deploys.model.RELEASES (falling back to FALLBACK_PATCHES)."""
     try:
-        from deploys.components import defaults
-        table = defaults()
-    except Exception:  # noqa: BLE001 - the deploy may not exist yet or be mid-edit
-        try:
-            from deploys.model import DEFAULTS as table
-        except Exception:  # noqa: BLE001
-            table = {}
-    return {key: table.get(key) or value for key, value in FALLBACK.items()}
+        from deploys.model import RELEASES
+        table = {name: str(getattr(r, "patch", None) or r["patch"]) for name, r in RELEASES.items()}
+    except Exception:  # noqa: BLE001 - the deploy may be mid-edit; the lab still builds
+        table = {}
+    return table or dict(FALLBACK_PATCHES)
+
+
+def served_versions() -> list[str]:
+    """Every Kubernetes version the lab serves, ascending: each minor's newest patch, and the one before
+    the newest minor's newest patch (so an upgrade within the newest minor runs through the repository)."""
+    patches = newest_patches()
+    versions = set(patches.values())
+    newest = max(patches.values(), key=version_tuple)
+    x, y, z = version_tuple(newest)
+    if z > 0:
+        versions.add(f"{x}.{y}.{z - 1}")
+    return sorted(versions, key=version_tuple)
 
 
 def minor(version: str) -> str:
-    """'1.34.2' -> '1.34'."""
+    """'1.37.1' -> '1.37'."""
     return ".".join(version.split(".")[:2])
 
 
-def k8s_repo_dir(version: str) -> Path:
+def cri_tools_version(kube_minor: str) -> str:
+    """cri-tools of a minor's repository: <minor>.0 (kubernetes-sigs/cri-tools tags each minor as vX.Y.0 beside
+    Kubernetes X.Y: v1.35.0 2025-12-10, v1.36.0 2026-04-24; v1.37.0 assumed, the mirror ends 2026-08-13)."""
+    return f"{kube_minor}.0"
+
+
+def deploy_defaults() -> dict[str, Any]:
+    """kube_deb_revision and calico_version from the deploy's defaults, falling back to FALLBACK."""
+    try:
+        from deploys.components import defaults
+        table = defaults()
+    except Exception:  # noqa: BLE001 - the deploy may be mid-edit; the lab still builds
+        table = {}
+    return {key: table.get(key) or value for key, value in FALLBACK.items()}
+
+
+def k8s_repo_dir(kube_minor: str) -> Path:
     """Where the pkgs.k8s.io-like repository of a minor release lives in the mirror."""
-    return config.REPO_DIR / "k8s" / "core:" / "stable:" / f"v{minor(version)}" / "deb"
+    return config.REPO_DIR / "k8s" / "core:" / "stable:" / f"v{kube_minor}" / "deb"
 
 
-def sources_hash(defaults: dict[str, Any]) -> str:
-    """A digest of the stand-in sources and versions."""
-    h = hashlib.sha256(json.dumps(defaults, sort_keys=True).encode())
-    for path in sorted(NODE_SRC.glob("*.py")) + [Path(__file__)]:
-        h.update(path.read_bytes())
+def node_files() -> list[Path]:
+    """Every file of the stand-in code (each stand-in package ships all of them)."""
+    return sorted(p for p in NODE_SRC.iterdir() if p.is_file() and p.suffix != ".pyc")
+
+
+def sources_hash(plan: dict[str, Any]) -> str:
+    """A digest of the stand-in sources, this builder and what is built."""
+    h = hashlib.sha256(json.dumps(plan, sort_keys=True).encode())
+    for path in [*node_files(), Path(__file__)]:
+        h.update(path.name.encode() + b"\0" + path.read_bytes())
     return h.hexdigest()[:16]
 
 
-def ensure_k8s_repo() -> dict[str, Any]:
-    """Build the stand-in repo and Calico manifest unless up to date; return the defaults used."""
-    defaults = deploy_defaults()
+def ensure_k8s_repo(os_name: str = config.DEFAULT_OS) -> list[str]:
+    """Build the per-minor repositories unless up to date; return the Kubernetes versions served."""
+    versions = served_versions()
+    revision = str(deploy_defaults()["kube_deb_revision"])
+    cni_deb, cni_version = artifacts.source_deb("cni_plugins", os_name)
+    plan = {"versions": versions, "revision": revision, "cni": cni_deb.name}
     stamp = config.REPO_DIR / "k8s.stamp"
-    digest = sources_hash(defaults)
+    digest = sources_hash(plan)
     if stamp.exists() and stamp.read_text().strip() == digest:
-        return defaults
-    version = f"{defaults['kube_version']}-{defaults['kube_deb_revision']}"
-    repo = k8s_repo_dir(defaults["kube_version"])
+        return versions
     shutil.rmtree(config.REPO_DIR / "k8s", ignore_errors=True)
-    (repo / "amd64").mkdir(parents=True)
-    for name in PACKAGES:
-        build_deb(name, version, defaults["kube_version"], repo / "amd64")
-    sign_repo(repo)
-    write_calico(defaults["calico_version"])
+    arch = debian.arch()
+    with tempfile.TemporaryDirectory() as tmp:
+        cni = build_kubernetes_cni(cni_deb, f"{cni_version}-{revision}", arch, Path(tmp))
+        for kube_minor in sorted({minor(v) for v in versions}, key=version_tuple):
+            repo = k8s_repo_dir(kube_minor)
+            pool = repo / arch
+            pool.mkdir(parents=True)
+            os.link(cni, pool / cni.name)
+            newest = max((v for v in versions if minor(v) == kube_minor), key=version_tuple)
+            crictl = cri_tools_version(kube_minor)
+            for version in (v for v in versions if minor(v) == kube_minor):
+                for package in PACKAGES:
+                    if package.name != "cri-tools":
+                        build_standin(package, version, revision, version, crictl, arch, pool)
+            build_standin(PACKAGES[-1], crictl, revision, newest, crictl, arch, pool)
+            sign_repo(repo)
     stamp.write_text(digest + "\n")
-    log(f"stand-in packages {version} and Calico stand-in {defaults['calico_version']} built")
-    return defaults
+    log(f"stand-in repositories built: Kubernetes {', '.join(versions)} (revision {revision}), "
+        f"kubernetes-cni from {cni_deb.name}")
+    return versions
 
 
-def arch() -> str:
-    """The host's Debian architecture."""
-    return subprocess.run(["dpkg", "--print-architecture"], capture_output=True, text=True, check=True).stdout.strip()
+def control(name: str, version: str, arch: str, section: str, depends: Iterable[str], summary: str,
+            test_double: bool) -> str:
+    """A DEBIAN/control file."""
+    body = (" This package is a TEST DOUBLE built by the kubeadm-pyinfra lab. It keeps the\n"
+            " command-line contract the deploy relies on and is not Kubernetes.\n") if test_double else (
+            " Debian's real CNI plugin binaries, repackaged by the kubeadm-pyinfra lab in the\n"
+            " layout of pkgs.k8s.io's kubernetes-cni.\n")
+    deps = ", ".join(depends)
+    return (f"Package: {name}\nVersion: {version}\nArchitecture: {arch}\n"
+            "Maintainer: kubeadm-pyinfra lab <lab@localhost>\n"
+            + (f"Depends: {deps}\n" if deps else "")
+            + f"Section: {section}\nPriority: optional\nHomepage: https://kubernetes.io\n"
+            f"Description: {summary}{' (TEST DOUBLE, lab stand-in)' if test_double else ''}\n{body}")
 
 
-def build_deb(name: str, version: str, kube_version: str, dest: Path) -> Path:
-    """dpkg-deb one stand-in package."""
-    spec = PACKAGES[name]
+def dpkg_build(root: Path, dest: Path) -> Path:
+    """dpkg-deb a package tree into dest."""
+    root.chmod(0o755)  # the archive's "./" (a temporary directory is 0700)
+    run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(dest)], capture=True)
+    return dest
+
+
+def build_standin(package: Package, version: str, revision: str, kube_version: str, crictl_version: str,
+                  arch: str, dest: Path) -> Path:
+    """dpkg-deb one stand-in package: every stand-in file (@KUBE_VERSION@ and @CRICTL_VERSION@ filled in),
+    its tool's wrapper and upstream's other files."""
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
-        lib = root / "usr/lib/k8s-standin" / name
+        lib = root / STANDIN_LIB.lstrip("/") / package.name
         lib.mkdir(parents=True)
-        for src in ["standin.py", *spec["files"]]:
-            text = (NODE_SRC / src).read_text().replace("@KUBE_VERSION@", kube_version)
-            (lib / src).write_text(text)
-            (lib / src).chmod(0o755)
-        bindir = root / "usr/bin"
-        bindir.mkdir(parents=True)
-        wrapper = bindir / name
-        wrapper.write_text(f"#!/bin/sh\n# TEST DOUBLE: lab stand-in for {name}\n"
-                           f"exec /usr/bin/python3 /usr/lib/k8s-standin/{name}/{name}.py \"$@\"\n")
+        for src in node_files():
+            target = lib / src.name
+            target.write_text(src.read_text().replace("@KUBE_VERSION@", kube_version)
+                              .replace("@CRICTL_VERSION@", crictl_version))
+            target.chmod(0o755)
+        wrapper = root / "usr/bin" / package.tool
+        wrapper.parent.mkdir(parents=True)
+        wrapper.write_text(f"#!/bin/sh\n# TEST DOUBLE: lab stand-in for {package.tool}\n"
+                           f"exec /usr/bin/python3 {STANDIN_LIB}/{package.name}/{package.tool}.py \"$@\"\n")
         wrapper.chmod(0o755)
-        debian = root / "DEBIAN"
-        debian.mkdir()
-        if name == "kubelet":
-            unit_dir = root / "usr/lib/systemd/system"
-            (unit_dir / "kubelet.service.d").mkdir(parents=True)
-            (unit_dir / "kubelet.service").write_text(KUBELET_UNIT)
-            (unit_dir / "kubelet.service.d/10-kubeadm.conf").write_text(KUBELET_DROPIN)
-            (debian / "postinst").write_text(KUBELET_POSTINST)
-            (debian / "postinst").chmod(0o755)
-        (debian / "control").write_text(
-            f"Package: {name}\nVersion: {version}\nArchitecture: {arch()}\n"
-            "Maintainer: kubeadm-pyinfra lab <lab@localhost>\n"
-            f"Depends: {spec['depends']}\nSection: admin\nPriority: optional\n"
-            f"Homepage: https://kubernetes.io\nDescription: {spec['summary']}\n"
-            " This package is a TEST DOUBLE built by the kubeadm-pyinfra lab. It keeps the\n"
-            " command-line contract the deploy relies on and is not Kubernetes.\n")
-        out = dest / f"{name}_{version}_{arch()}.deb"
-        run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(out)], capture=True)
-        return out
+        for path, content in package.files.items():
+            (root / path).parent.mkdir(parents=True, exist_ok=True)
+            (root / path).write_text(content)
+        for path in package.dirs:
+            (root / path).mkdir(parents=True, exist_ok=True)
+        debian_dir = root / "DEBIAN"
+        debian_dir.mkdir()
+        full = f"{version}-{revision}"
+        (debian_dir / "control").write_text(
+            control(package.name, full, arch, package.section, package.depends, package.summary, test_double=True))
+        if package.conffiles:
+            (debian_dir / "conffiles").write_text("".join(f"{c}\n" for c in package.conffiles))
+        for script, content in package.scripts.items():
+            (debian_dir / script).write_text(content)
+            (debian_dir / script).chmod(0o755)
+        return dpkg_build(root, dest / f"{package.name}_{full}_{arch}.deb")
+
+
+def build_kubernetes_cni(cni_deb: Path, version: str, arch: str, dest: Path) -> Path:
+    """kubernetes-cni as kubernetes-cni.spec lays it out (/opt/cni/bin, /etc/cni/net.d), from Debian's plugins."""
+    with tempfile.TemporaryDirectory() as tmp:
+        unpacked = debian.extract(cni_deb, Path(tmp) / "deb")
+        root = Path(tmp) / "pkg"
+        bin_dir = root / "opt/cni/bin"
+        bin_dir.mkdir(parents=True)
+        for plugin in sorted((unpacked / "usr/lib/cni").iterdir()):
+            shutil.copy2(plugin, bin_dir / plugin.name)
+        (root / "etc/cni/net.d").mkdir(parents=True)
+        (root / "etc/cni/net.d/.kubernetes-cni-keep").write_text("")
+        (root / "DEBIAN").mkdir()
+        (root / "DEBIAN/control").write_text(control(
+            "kubernetes-cni", version, arch, "net", (), "Binaries required to provision kubernetes container networking",
+            test_double=False))
+        return dpkg_build(root, dest / f"kubernetes-cni_{version}_{arch}.deb")
 
 
 def gpg(*args: str) -> subprocess.CompletedProcess[str]:
@@ -191,45 +324,36 @@ def sign_repo(repo: Path) -> None:
     (repo / "Release.key").write_text(gpg("--armor", "--export", key).stdout)
 
 
-def crd(plural: str, kind: str) -> dict[str, Any]:
-    """A minimal operator.tigera.io CRD."""
-    return {"apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
-            "metadata": {"name": f"{plural}.operator.tigera.io"},
-            "spec": {"group": "operator.tigera.io", "scope": "Cluster",
-                     "names": {"kind": kind, "plural": plural, "singular": kind.lower(), "listKind": kind + "List"},
-                     "versions": [{"name": "v1", "served": True, "storage": True,
-                                   "schema": {"openAPIV3Schema": {"type": "object",
-                                                                  "x-kubernetes-preserve-unknown-fields": True}}}]}}
+def calico_versions(source: Path | None) -> list[str]:
+    """The Calico releases to serve: every v* directory of source, and the deploy's default."""
+    found = {p.name for p in source.glob("v*") if p.is_dir()} if source else set()
+    return sorted(found | {str(deploy_defaults()["calico_version"])})
 
 
-def write_calico(version: str) -> None:
-    """A clearly labelled stand-in tigera-operator.yaml at /calico/<version>/."""
-    dest = config.REPO_DIR / "calico" / version
-    dest.mkdir(parents=True, exist_ok=True)
-    docs: list[dict[str, Any]] = [
-        {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "tigera-operator",
-                                                               "labels": {"name": "tigera-operator"}}},
-        crd("installations", "Installation"), crd("apiservers", "APIServer"),
-        crd("tigerastatuses", "TigeraStatus"), crd("imagesets", "ImageSet"),
-        {"apiVersion": "v1", "kind": "ServiceAccount", "metadata": {"name": "tigera-operator",
-                                                                    "namespace": "tigera-operator"}},
-        {"apiVersion": "apps/v1", "kind": "Deployment",
-         "metadata": {"name": "tigera-operator", "namespace": "tigera-operator"},
-         "spec": {"replicas": 1, "selector": {"matchLabels": {"name": "tigera-operator"}},
-                  "template": {"metadata": {"labels": {"name": "tigera-operator"}},
-                               "spec": {"serviceAccountName": "tigera-operator", "hostNetwork": True,
-                                        "containers": [{"name": "tigera-operator",
-                                                        "image": f"quay.io/tigera/operator:{version}-standin"}]}}}},
-    ]
-    header = (f"# TEST DOUBLE: stand-in for Calico {version} manifests/tigera-operator.yaml, served by the\n"
-              "# kubeadm-pyinfra lab. It holds the operator's namespace and CRDs (minimal schemas) so\n"
-              "# that apply --server-side and `kubectl wait crd/...` can be exercised. Not Calico.\n")
-    (dest / "tigera-operator.yaml").write_text(header + yaml.safe_dump_all(docs, sort_keys=False))
-    upstream = UPSTREAM_CALICO / "custom-resources.yaml"
-    if upstream.exists():
-        shutil.copy(upstream, dest / "custom-resources.yaml")
+def ensure_calico() -> list[str]:
+    """Serve Calico's real manifests at /calico/<version>/: copied verbatim from config.calico_dir(), else
+    downloaded from upstream (projectcalico/calico manifests/ at the tag); return the versions served."""
+    source = config.calico_dir()
+    versions = calico_versions(source)
+    for version in versions:
+        dest = config.REPO_DIR / "calico" / version
+        dest.mkdir(parents=True, exist_ok=True)
+        local = source / version if source else None
+        if local is not None and local.is_dir():
+            for src in sorted(local.glob("*.yaml")):
+                if not (dest / src.name).exists() or (dest / src.name).read_bytes() != src.read_bytes():
+                    shutil.copyfile(src, dest / src.name)
+            continue
+        for name in CALICO_FILES:
+            if not (dest / name).exists():
+                url = CALICO_UPSTREAM.format(version=version, file=name)
+                log(f"downloading {url}")
+                with urllib.request.urlopen(url, timeout=60) as resp:
+                    (dest / f"{name}.part").write_bytes(resp.read())
+                (dest / f"{name}.part").rename(dest / name)
+    return versions
 
 
 if __name__ == "__main__":
     os.environ.setdefault("PYTHONDONTWRITEBYTECODE", "1")
-    print(ensure_k8s_repo())
+    print(ensure_k8s_repo(), ensure_calico())

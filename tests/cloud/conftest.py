@@ -53,6 +53,7 @@ class Aws:
     ssm: Any
     image_id: str
     public_key: Path
+    ssh_probed: list[str]  # the public addresses `up` waited for SSH on (the probe is a stand-in: no traffic)
 
     def cli(self, *argv: str) -> tuple[int, list[str], str]:
         """Run `python -m cloud.aws ARGV` in-process: exit code, stdout lines, stderr."""
@@ -154,9 +155,12 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> A
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     for name in ("NO_PROXY", "no_proxy"):  # loopback only, never through a proxy
         monkeypatch.setenv(name, "127.0.0.1,localhost")
-    from cloud import session, spec
+    from cloud import session, spec, up
 
     monkeypatch.setattr(session, "POLL_SECONDS", 0)
+    probed: list[str] = []
+    # moto's public addresses are not loopback: `up` must never connect to them (NETWORK RULE).
+    monkeypatch.setattr(up, "SSH_PROBE", lambda address: probed.append(address) or True)
     _reset(moto_url)
     import boto3
 
@@ -175,4 +179,21 @@ def aws_env(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> A
         ssm=boto3.client("ssm", region_name=REGION, endpoint_url=moto_url),
         image_id=image_id,
         public_key=_public_key(tmp_path),
+        ssh_probed=probed,
     )
+
+
+@pytest.fixture()
+def sent(monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, dict[str, Any]]]:
+    """Every AWS API call made, as (operation, request parameters), in order: what boto3 sends."""
+    from botocore.client import BaseClient
+
+    calls: list[tuple[str, dict[str, Any]]] = []
+    original = BaseClient._make_api_call
+
+    def record(client: BaseClient, operation: str, params: dict[str, Any]) -> Any:
+        calls.append((operation, params))
+        return original(client, operation, params)
+
+    monkeypatch.setattr(BaseClient, "_make_api_call", record)
+    return calls

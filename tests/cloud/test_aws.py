@@ -29,6 +29,7 @@ ONE_SET = {
     "security_groups": 1,
     "key_pairs": 1,
     "instances": 5,
+    "addresses": 0,
     "load_balancers": 0,
     "target_groups": 0,
 }

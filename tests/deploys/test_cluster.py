@@ -24,7 +24,7 @@ def test_every_host_prepared_and_given_packages(prod_plan: plan.Plan) -> None:
         assert prod_plan.hosts_of(step) == everyone, step
     commands = prod_plan.commands("k8s-worker-node2")
     assert "swapoff -a" in commands
-    assert any(" install -y " in c and "kubelet=1.37.1-1.1 kubeadm=1.37.1-1.1 kubectl=1.37.1-1.1 cri-tools" in c for c in commands)
+    assert any(" install -y " in c and "kubelet=1.37.1-1.1 kubeadm=1.37.1-1.1 kubectl=1.37.1-1.1 cri-tools=1.37.0-1.1" in c for c in commands)
     assert "apt-mark hold kubelet kubeadm kubectl cri-tools" in commands
 
 
@@ -158,3 +158,37 @@ def test_a_node_not_yet_joined_takes_any_version(private: dict[str, Any]) -> Non
     inv = plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, **private)
     commands = plan.run(inv).commands("k8s-test-worker0")
     assert any("kubeadm=1.37.1-1.1" in c for c in commands)
+
+
+@pytest.mark.parametrize("os_release", ["debian 12", "debian 13", "ubuntu 22.04", "ubuntu 24.04"])
+def test_supported_systems_are_planned(private: dict[str, Any], os_release: str) -> None:
+    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", f"os={os_release}", "cgroup_fs=cgroup2fs"]}
+    p = plan.run(plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, **private))
+    assert not any("error:" in c for c in p.commands("k8s-test-worker0") if "is not supported" in c or "cgroup" in c)
+    assert p.hosts_of("kubeadm init") == ["k8s-test-cp0"]
+
+
+@pytest.mark.parametrize(
+    ("facts", "reason"),
+    [(["os=centos 9", "cgroup_fs=cgroup2fs"], "centos 9 is not supported"),
+     (["os=debian 12", "cgroup_fs=tmpfs"], "/sys/fs/cgroup is tmpfs: Kubernetes 1.35+ needs cgroup v2")],
+)
+def test_unsupported_host_fails_first_with_the_reason(private: dict[str, Any], facts: list[str], reason: str) -> None:
+    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", *facts]}
+    p = plan.run(plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, **private))
+    commands = p.commands("k8s-test-worker0")
+    assert reason in commands[0] and commands[0].endswith("exit 1")  # the host's first command: it stops there
+
+
+def test_cgroup_v1_host_kept_only_when_asked(private: dict[str, Any]) -> None:
+    import yaml
+
+    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", "os=debian 12", "cgroup_fs=tmpfs"]}
+    inv = plan.from_inventory_file(plan.REPO / "inventories" / "test.py", responses=responses, allow_cgroup_v1=True, **private)
+    p = plan.run(inv)
+    assert not any("cgroup" in c for c in p.commands("k8s-test-worker0") if "error:" in c)
+    docs = {d["kind"]: d for d in yaml.safe_load_all(plan.uploads(p, "k8s-test-cp0")["/etc/kubernetes/kubeadm-config.yaml"])}
+    assert docs["KubeletConfiguration"]["failCgroupV1"] is False
+    assert docs["InitConfiguration"]["nodeRegistration"]["ignorePreflightErrors"] == ["SystemVerification"]
+    join = yaml.safe_load(plan.uploads(p, "k8s-test-worker0")["/etc/kubernetes/kubeadm-join.yaml"])
+    assert join["nodeRegistration"]["ignorePreflightErrors"] == ["SystemVerification"]

@@ -54,7 +54,7 @@ def test_runs_in_a_real_shell(tmp_path) -> None:
 
     result = subprocess.run(["sh", "-c", NodeFacts().command(node_ip="127.0.0.1")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
-    known = ("swap=", "fstab_swap=", "dpkg_interrupted", "missing_module=", "sysctl ", "package ", "unit", "mode ", "sha1 ", "iface=", "applied=", "arch=", "done=", "stale=")
+    known = ("swap=", "fstab_swap=", "dpkg_interrupted", "missing_module=", "sysctl ", "package ", "unit", "mode ", "sha1 ", "iface=", "applied=", "arch=", "done=", "stale=", "os=", "cgroup_fs=")
     assert all(line.startswith(known) for line in result.stdout.splitlines() if line), result.stdout
     state = NodeFacts().process(result.stdout.splitlines())
     assert state.node_ip_interface == "lo"

@@ -58,9 +58,6 @@ BENIGN: dict[str, Any] = {
     "runc_version": "1.4.3",
     "runc_download_url": f"https://{MARKER}.example/r/v{{version}}/runc.{{arch}}",
     "runc_sha256": "b" * 64,
-    "cni_plugins_version": "1.9.1",
-    "cni_plugins_download_url": f"https://{MARKER}.example/p/v{{version}}/cni-{{arch}}-v{{version}}.tgz",
-    "cni_plugins_sha256": "c" * 64,
     "registry_mirror": f"https://{MARKER}.example/v2/{{registry}}",
     "kube_apt_repo_url": f"https://{MARKER}.example/k8s/v{{minor}}/deb/",
     "kube_apt_key_url": f"https://{MARKER}.example/k8s/v{{minor}}/Release.key",
@@ -71,6 +68,7 @@ BENIGN: dict[str, Any] = {
     "calico_crds_manifest_url": f"https://{MARKER}.example/calico/{{version}}/operator-crds.yaml",
     "calico_registry": f"{MARKER}.example:5000/calico",
     "calico_interface": f"^{MARKER}[0-9]+$",
+    "confirm_reset": MARKER,
 }
 FRAGMENTS = [
     "\n", "\r\n", "\x00", "\t", " ", '"', "'", "\\", "$(touch /tmp/kpl-pwned)", "`id`", "${IFS}", ";", "; rm -rf /",

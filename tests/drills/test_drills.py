@@ -18,7 +18,7 @@ import pytest
 from lab import config, core, state
 from lab.sshconf import ssh
 from tests.drills.conftest import FIGURES
-from tests.labtools import REQUIRES_LAB, deploy, on
+from tests.labtools import REQUIRES_LAB, changed, deploy, on
 
 pytestmark = REQUIRES_LAB
 VIP = "10.77.0.100"
@@ -168,6 +168,26 @@ def test_join_after_credentials_expired(ha_lab: list[str]) -> None:
     assert_verified()
 
 
+def test_reset_then_deploy_again(ha_lab: list[str]) -> None:
+    """deploys/reset.py tears the cluster down (refused without confirmation); a deploy on the same hosts works."""
+    reset = [config.PYINFRA, "-y", "inventories/lab.py", "deploys/reset.py"]
+    refused = subprocess.run(reset, cwd=config.REPO, capture_output=True, text=True, timeout=300)
+    assert refused.returncode != 0 and "confirm_reset=lab" in refused.stdout + refused.stderr
+    assert on(ha_lab[0], "test -f /etc/kubernetes/admin.conf && echo kept").strip() == "kept"
+    start = time.monotonic()
+    done = subprocess.run([*reset, "--data", "confirm_reset=lab"], cwd=config.REPO, capture_output=True, text=True,
+                          timeout=600)
+    took = time.monotonic() - start
+    assert done.returncode == 0, (done.stdout + done.stderr)[-4000:]
+    for node in ha_lab:
+        assert on(node, "ls /etc/kubernetes/manifests /var/lib/etcd 2>/dev/null | grep -c yaml || true").strip() == "0"
+        assert on(node, "test -e /etc/kubernetes/admin.conf || test -e /var/lib/kubeadm-pyinfra || echo clean").strip() == "clean"
+    start = time.monotonic()
+    deploy()
+    figure(f"reset of the 3+3 cluster in {took:.1f}s; deployed again on the same hosts in {time.monotonic() - start:.1f}s")
+    assert_verified()
+
+
 @pytest.mark.parametrize(
     ("moment", "marker", "delay"),
     [
@@ -187,3 +207,65 @@ def test_interrupted_deploy_converges(moment: str, marker: str, delay: float) ->
         assert_verified()
     finally:
         assert core.down() == []
+
+
+def deploy_fails(*extra: str) -> str:
+    """Run the deploy into the lab expecting it to fail; its output."""
+    res = subprocess.run([*config.DEPLOY, *extra], cwd=config.REPO, capture_output=True, text=True, timeout=900)
+    assert res.returncode != 0, (res.stdout + res.stderr)[-4000:]
+    return res.stdout + res.stderr
+
+
+FAIL_AFTER = "/etc/kubernetes/standin-fail-after"  # the stand-in kubeadm's switch: exit 1 after that phase
+
+
+@pytest.mark.parametrize(
+    ("node", "phase", "left"),
+    [
+        # init's kubeconfig phase writes admin.conf before etcd and the API server exist
+        ("lab-cp1", "kubeconfig", "/etc/kubernetes/admin.conf"),
+        # a control-plane join writes kubelet.conf before its etcd member is added
+        ("lab-cp2", "kubelet-start", "/etc/kubernetes/kubelet.conf"),
+    ],
+)
+def test_half_done_kubeadm_is_finished_by_the_next_run(node: str, phase: str, left: str) -> None:
+    """kubeadm stopped between phases leaves files; the next run resets the node, runs it again, says so."""
+    core.down()
+    core.up("3+3")
+    try:
+        on(node, f"install -d /etc/kubernetes && echo {phase} > {FAIL_AFTER}")
+        out = deploy_fails()
+        assert on(node, f"test -e {left} && echo left").strip() == "left", out[-3000:]
+        on(node, f"rm -f {FAIL_AFTER}")
+        start = time.monotonic()
+        deploy()
+        log = "/var/log/kubeadm-init.log" if node == "lab-cp1" else "/var/log/kubeadm-join.log"
+        assert "half-done kubeadm run" in on(node, f"cat {log}")
+        figure(f"kubeadm stopped after '{phase}' on {node}: the next run reset it and finished in "
+               f"{time.monotonic() - start:.1f}s")
+        assert_verified()
+        assert deploy_changes() == 0
+    finally:
+        assert core.down() == []
+
+
+def deploy_changes() -> int:
+    """Run the deploy once more; the number of changes it reports (0 on a converged cluster)."""
+    return changed(deploy())
+
+
+def test_killed_during_a_join_the_next_run_waits_for_it() -> None:
+    """The run dies while `kubeadm join` runs on a node: the next run waits for that kubeadm, does not start a second."""
+    core.down()
+    core.up("1+4")
+    try:
+        deploy_killed_at("Worker joins", 0.5)
+        deploy()
+        for worker in ("lab-w1", "lab-w2", "lab-w3", "lab-w4"):
+            calls = on(worker, "grep -c 'kubeadm join' /var/log/k8s-standin.log || true").strip()
+            preflight = on(worker, "grep -c 'already exists' /var/log/kubeadm-join.log || true").strip()
+            assert preflight == "0", f"{worker}: a second kubeadm join hit preflight ({calls} calls)"
+        assert_verified()
+    finally:
+        assert core.down() == []
+

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from deploys import model
+from interop import kubespray_release
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 REPO = Path(__file__).resolve().parents[2]
@@ -62,3 +63,32 @@ def summary(cluster: model.Cluster) -> dict[str, Any]:
     data = dataclasses.asdict(cluster)
     data.pop("secrets")
     return data
+
+
+def expanded_groups(listing: dict[str, Any]) -> dict[str, list[str]]:
+    """Each group's hosts, children included, from an `ansible-inventory --list` answer."""
+
+    def members(group: str) -> list[str]:
+        body = listing.get(group, {})
+        found = list(body.get("hosts", []))
+        for child in body.get("children", []):
+            found += [h for h in members(child) if h not in found]
+        return found
+
+    return {group: members(group) for group in listing if group != "_meta"}
+
+
+def kubespray_failures(listing: dict[str, Any]) -> list[str]:
+    """What kubespray v2.31.0's inventory checks stop on, for what real Ansible read."""
+    hostvars = listing["_meta"]["hostvars"]
+    groups = expanded_groups(listing)
+    everyone = groups.get("all", [])
+    hostvars = {host: hostvars.get(host, {}) for host in everyone or hostvars}
+    return kubespray_release.check_inventory(hostvars, groups)
+
+
+def kubespray_accepts(directory: Path, workdir: Path) -> dict[str, Any]:
+    """`ansible-inventory --list` reads DIRECTORY and kubespray's own checks pass on what it read; the listing."""
+    listing = ansible_list(directory, workdir)
+    assert kubespray_failures(listing) == []
+    return listing

@@ -84,7 +84,9 @@ def _compare(path: Path, workdir: Path) -> None:
     assert not [g for g in set(ours.groups) - listed if ours.members(g)]  # Ansible lists no empty group
 
 
-@pytest.mark.parametrize("fixture", ["task1", "ha-yaml", "legacy/hosts.ini"])
+@pytest.mark.parametrize(
+    "fixture", ["task1", "ha-yaml", "legacy/hosts.ini", "terraform-aws", "production", "sample", "homework"]
+)
 def test_fixtures_read_as_ansible_reads_them(fixture: str, tmp_path: Path) -> None:
     _compare(FIXTURES / fixture, tmp_path)
 

@@ -8,17 +8,10 @@ from pathlib import Path
 import pytest
 
 from lab import config, core, procs, state
-from tests.labtools import REQUIRES_LAB, deploy, on
+from tests.labtools import REQUIRES_LAB, changed, deploy, on
 
 pytestmark = REQUIRES_LAB
 ADMIN = "--kubeconfig /etc/kubernetes/admin.conf"
-
-
-def changed(output: str) -> int:
-    """Operations that changed something, from pyinfra's 'Grand total' row (Hosts Success Error NoChange)."""
-    row = [line for line in output.splitlines() if "Grand total" in line][-1]
-    success = row.split()[3]
-    return 0 if success == "-" else int(success)
 
 
 def registered_nodes(first_cp: str) -> set[str]:
@@ -34,10 +27,11 @@ def clean_lab():  # type: ignore[no-untyped-def]
     assert core.down() == []
 
 
-@pytest.mark.parametrize("topology", ["1+4", "3+3"])
-def test_cluster_in_lab(topology: str) -> None:
+@pytest.mark.parametrize(("topology", "os_name"), [("1+4", "debian13"), ("3+3", "debian12")])
+def test_cluster_in_lab(topology: str, os_name: str) -> None:
+    """One shape on each Debian release the deploy supports."""
     core.down()
-    core.up(topology)
+    core.up(topology, os_name=os_name)
     lab = state.load()
     names = {n.name for n in lab.nodes}
     first_cp = lab.nodes[0].name
@@ -52,7 +46,7 @@ def test_cluster_in_lab(topology: str) -> None:
     assert "cidr: 10.244.0.0/16" in installation
 
     before = {n.name: n.pid for n in lab.nodes}
-    core.up(topology, workers=lab.workers + 1)
+    core.up(topology, workers=lab.workers + 1, os_name=os_name)
     grown = state.load()
     new = [n for n in grown.nodes if n.name not in before]
     assert len(new) == 1 and {n.name: n.pid for n in grown.nodes if n.name in before} == before

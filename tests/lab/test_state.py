@@ -1,13 +1,19 @@
-"""Fast tests of the lab's state handling, inventory building and ssh config (no root, no network)."""
+"""Fast tests of the lab's state, inventory, ssh config, mirror layout and packages (no root, no network)."""
 
 from __future__ import annotations
 
+import hashlib
+import os
+import subprocess
+import sys
+import tarfile
 from pathlib import Path
 
 import pytest
 
-from lab import config, procs, sshconf, state
+from lab import artifacts, config, debian, procs, sshconf, state
 from lab.inventory import NoLabError, groups
+from lab.standins import build
 
 
 def test_parse_topology() -> None:
@@ -34,7 +40,7 @@ def test_growing_workers_keeps_existing_addresses() -> None:
 
 
 def test_state_round_trip(tmp_path: Path) -> None:
-    lab = state.LabState(1, 1, state.plan(1, 1), mirror_pid=42)
+    lab = state.LabState(1, 1, state.plan(1, 1), mirror_pid=42, os="debian13")
     lab.nodes[0].pid = 1234
     path = tmp_path / "state.json"
     state.save(lab, path)
@@ -47,6 +53,19 @@ def test_state_round_trip(tmp_path: Path) -> None:
 
 def test_missing_state_is_an_empty_lab(tmp_path: Path) -> None:
     assert state.load(tmp_path / "absent.json").nodes == []
+
+
+def test_state_written_before_the_os_was_recorded_is_debian12(tmp_path: Path) -> None:
+    path = tmp_path / "state.json"
+    path.write_text('{"control_planes": 1, "workers": 0, "nodes": [], "mirror_pid": null}')
+    assert state.load(path).os == "debian12" == config.DEFAULT_OS
+
+
+def test_parse_os() -> None:
+    assert state.parse_os("debian13") == "debian13"
+    assert config.OS_SUITES == {"debian12": "bookworm", "debian13": "trixie"}
+    with pytest.raises(ValueError, match="debian12 or debian13"):
+        state.parse_os("ubuntu24")
 
 
 def test_inventory_groups_and_vip_only_for_ha() -> None:
@@ -88,3 +107,148 @@ def test_pid_checks_refuse_foreign_processes() -> None:
     assert not procs.is_nspawn_of(None, "lab-cp1")
     assert not procs.is_mirror(os.getpid(), str(config.REPO_DIR))
     assert procs.cmdline(os.getpid())
+
+
+def test_served_versions_are_each_minors_newest_and_the_patch_before_the_newest(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(build, "newest_patches", lambda: {"1.36": "1.36.4", "1.35": "1.35.10", "1.37": "1.37.3"})
+    assert build.served_versions() == ["1.35.10", "1.36.4", "1.37.2", "1.37.3"]
+    monkeypatch.setattr(build, "newest_patches", lambda: {"1.37": "1.37.0"})
+    assert build.served_versions() == ["1.37.0"]
+
+
+def test_versions_command_prints_what_the_repositories_serve() -> None:
+    res = subprocess.run([sys.executable, "-m", "lab", "versions"], cwd=config.REPO, capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
+    printed = res.stdout.split()
+    assert printed == build.served_versions() and len(printed) >= 4
+    assert printed == sorted(printed, key=build.version_tuple)
+
+
+def test_debian_pick_prefers_the_pinned_version_then_its_line() -> None:
+    def cand(version: str) -> debian.Candidate:
+        return debian.Candidate("containerd", version, "testing")
+
+    versions = [cand("1.6.20~ds1-1+deb12u3"), cand("1.7.24~ds1-6+deb13u1"), cand("2.1.9+ds1-5"), cand("2:1.7.30-1")]
+    best = {w: max(versions, key=lambda c: debian.rank(c, w)).upstream for w in ("1.7.24", "1.7.1", "2.3.4", "3.0.0")}
+    assert best == {"1.7.24": "1.7.24", "1.7.1": "1.7.30", "2.3.4": "2.1.9", "3.0.0": "2.1.9"}
+
+
+def test_debian_binary_runs_only_where_its_libraries_are_new_enough() -> None:
+    runc = debian.Candidate("runc", "1.3.6+ds1-1", "testing", "libc6 (>= 2.38), libseccomp2 (>= 2.5.0)")
+    assert runc.lib_needs() == [("libc6", "2.38"), ("libseccomp2", "2.5.0")]
+    bookworm = {"libc6": "2.36-9+deb12u13", "libseccomp2": "2.5.4-1+deb12u1"}
+    trixie = {"libc6": "2.41-12", "libseccomp2": "2.6.0-2"}
+    assert not debian.runs_on(runc, "bookworm", bookworm)
+    assert debian.runs_on(runc, "trixie", trixie)
+    assert debian.runs_on(debian.Candidate("runc", "1.1.5+ds1-1+deb12u1", "bookworm", "libc6 (>= 2.38)"), "bookworm", {})
+
+
+def test_mirror_paths_are_the_deploys_upstream_urls() -> None:
+    from deploys.containerd import DEFAULTS
+
+    downloaded = [name for name in artifacts.SPECS if f"{name}_download_url" in DEFAULTS]
+    assert downloaded == ["containerd", "runc"]  # the CNI plugins come with kubernetes-cni instead
+    for name in downloaded:
+        upstream = str(DEFAULTS[f"{name}_download_url"])
+        assert upstream.replace("https://github.com", f"{config.MIRROR_URL}/github") == artifacts.url_template(name)
+        assert "https://github.com/" + artifacts.release_path(name, "9.8.7", "amd64") == upstream.format(
+            version="9.8.7", arch="amd64")
+
+
+def fake_deb(tmp_path: Path, package: str, files: dict[str, bytes]) -> Path:
+    """A .deb holding files (path -> content), built with dpkg-deb."""
+    root = tmp_path / f"{package}-tree"
+    for path, content in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_bytes(content)
+        (root / path).chmod(0o755)
+    (root / "DEBIAN").mkdir(parents=True)
+    (root / "DEBIAN/control").write_text(f"Package: {package}\nVersion: 1.0-1\nArchitecture: amd64\n"
+                                         "Maintainer: test <t@localhost>\nDescription: test\n")
+    return build.dpkg_build(root, tmp_path / f"{package}_1.0-1_amd64.deb")
+
+
+def test_artifacts_have_upstreams_layout_and_are_reproducible(tmp_path: Path) -> None:
+    ctd = fake_deb(tmp_path, "containerd", {f"usr/bin/{b}": b.encode() for b in
+                                            ("containerd", "containerd-shim-runc-v2", "ctr")})
+    cni = fake_deb(tmp_path, "containernetworking-plugins", {f"usr/lib/cni/{p}": p.encode() for p in
+                                                             ("bridge", "host-local", "loopback", "portmap")})
+    runc = fake_deb(tmp_path, "runc", {"usr/sbin/runc": b"runc"})
+    artifacts.build_containerd(ctd, tmp_path / "a/containerd.tar.gz")
+    artifacts.build_containerd(ctd, tmp_path / "b/containerd.tar.gz")
+    artifacts.build_cni_plugins(cni, tmp_path / "a/cni.tgz")
+    artifacts.build_runc(runc, tmp_path / "a/runc.amd64")
+    with tarfile.open(tmp_path / "a/containerd.tar.gz") as tar:
+        assert tar.getnames() == ["bin", "bin/containerd", "bin/containerd-shim-runc-v2", "bin/ctr"]
+        assert {m.uname for m in tar.getmembers()} == {"root"} and tar.getmember("bin/ctr").mode == 0o755
+    with tarfile.open(tmp_path / "a/cni.tgz") as tar:
+        assert tar.getnames() == [".", "./bridge", "./host-local", "./loopback", "./portmap"]
+    assert artifacts.sha256(tmp_path / "a/containerd.tar.gz") == artifacts.sha256(tmp_path / "b/containerd.tar.gz")
+    assert (tmp_path / "a/runc.amd64").read_bytes() == b"runc" and os.access(tmp_path / "a/runc.amd64", os.X_OK)
+    assert artifacts.sha256(tmp_path / "a/runc.amd64") == hashlib.sha256(b"runc").hexdigest()
+
+
+def test_artifact_sha256_reads_the_served_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab import mirror
+
+    monkeypatch.setattr(config, "CACHE_DIR", tmp_path)
+    monkeypatch.setattr(config, "REPO_DIR", tmp_path / "repo")
+    monkeypatch.setattr(state, "load", lambda: state.LabState(os="debian13"))
+    with pytest.raises(RuntimeError, match="python -m lab up --os debian13"):
+        mirror.artifact_sha256("runc")
+    served = tmp_path / "repo/github/opencontainers/runc/releases/download/v1.4.3/runc.amd64"
+    served.parent.mkdir(parents=True)
+    served.write_bytes(b"real runc")
+    artifacts.manifest_path("debian13").write_text(
+        '{"artifacts": {"runc": {"version": "1.4.3", "path": "github/opencontainers/runc/releases/download/'
+        'v1.4.3/runc.amd64", "sha256": "stale"}}}')
+    assert mirror.artifact_sha256("runc") == hashlib.sha256(b"real runc").hexdigest()
+    assert mirror.artifact_version("runc") == "1.4.3"
+
+
+def test_standin_packages_declare_upstreams_dependencies_and_ship_every_standin_file(tmp_path: Path) -> None:
+    pkgs = {p.name: p for p in build.PACKAGES}
+    assert set(pkgs) == {"kubelet", "kubeadm", "kubectl", "cri-tools"}
+    assert pkgs["kubelet"].depends[:4] == ("iptables (>= 1.4.21)", "kubernetes-cni (>= 1.2.0)", "mount", "util-linux")
+    assert not [d for d in pkgs["kubeadm"].depends if d.startswith(("cri-tools", "kubelet", "kubernetes-cni"))]
+    deb = build.build_standin(pkgs["kubelet"], "1.37.1", "1.1", "1.37.1", "1.37.0", "amd64", tmp_path)
+    assert deb.name == "kubelet_1.37.1-1.1_amd64.deb"
+    listing = subprocess.run(["dpkg-deb", "-c", str(deb)], capture_output=True, text=True, check=True).stdout
+    for src in build.node_files():
+        assert f"./usr/lib/k8s-standin/kubelet/{src.name}\n" in listing
+    assert "./etc/default/kubelet\n" in listing and "./usr/lib/systemd/system/kubelet.service\n" in listing
+    conffiles = subprocess.run(["dpkg-deb", "-I", str(deb), "conffiles"], capture_output=True, text=True).stdout
+    assert conffiles.split() == ["/etc/default/kubelet"]
+    kubeadm = build.build_standin(pkgs["kubeadm"], "1.37.1", "1.1", "1.37.1", "1.37.0", "amd64", tmp_path)
+    tree = tmp_path / "kubeadm-tree"
+    subprocess.run(["dpkg-deb", "-x", str(kubeadm), str(tree)], check=True)
+    dropin = (tree / "usr/lib/systemd/system/kubelet.service.d/10-kubeadm.conf").read_text()
+    assert "EnvironmentFile=-/etc/default/kubelet" in dropin and "sysconfig" not in dropin
+    assert "@KUBE_VERSION@" not in (tree / "usr/lib/k8s-standin/kubeadm/standin.py").read_text()
+    assert build.cri_tools_version("1.37") == "1.37.0"
+
+
+def test_calico_dir_is_the_shared_copy_beside_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("LAB_CALICO_DIR", raising=False)
+    monkeypatch.setattr(config, "REPO", tmp_path / "checkout")
+    assert config.calico_dir() is None
+    (tmp_path / "shared/upstream/calico").mkdir(parents=True)
+    assert config.calico_dir() == tmp_path / "shared/upstream/calico"
+    monkeypatch.setenv("LAB_CALICO_DIR", str(tmp_path / "elsewhere"))
+    assert config.calico_dir() == tmp_path / "elsewhere"
+
+
+def test_calico_manifests_are_served_verbatim(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    source = tmp_path / "calico"
+    for version in ("v3.30.3", "v3.31.7"):
+        (source / version).mkdir(parents=True)
+        for name in build.CALICO_FILES:
+            (source / version / name).write_bytes(f"# {version} {name}\n".encode() * 100)
+    monkeypatch.setenv("LAB_CALICO_DIR", str(source))
+    monkeypatch.setattr(config, "REPO_DIR", tmp_path / "repo")
+    monkeypatch.setattr(build, "deploy_defaults", lambda: {"calico_version": "v3.31.7", "kube_deb_revision": "1.1"})
+    assert build.ensure_calico() == ["v3.30.3", "v3.31.7"]
+    for version in ("v3.30.3", "v3.31.7"):
+        for name in build.CALICO_FILES:
+            assert (tmp_path / "repo/calico" / version / name).read_bytes() == (source / version / name).read_bytes()
