@@ -14,23 +14,41 @@ import hashlib
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import ADDONS
-from deploys.model import Cluster
+from deploys.model import CALICO_ENCAPSULATIONS, Cluster
+from deploys.schema import Key
 from deploys.templates import render
 
-DEFAULTS: dict[str, object] = {
-    "calico_version": "v3.31.7",
-    "calico_encapsulation": "VXLANCrossSubnet",
-    "calico_operator_manifest_url": (
-        "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/tigera-operator.yaml"
+
+
+def _encapsulation_hint(value: object) -> str | None:
+    """None (the Python value) is not the string "None" Calico takes for no encapsulation."""
+    if value is None:
+        return 'None (the Python value) is no encapsulation name; to turn encapsulation off write the string "None"'
+    lower = {e.lower(): e for e in CALICO_ENCAPSULATIONS}
+    if isinstance(value, str) and value not in CALICO_ENCAPSULATIONS and value.lower() in lower:
+        return f"Calico's names are case-sensitive: write {lower[value.lower()]!r}"
+    return None
+
+
+KEYS: dict[str, Key] = {
+    "calico_version": Key("v3.31.7", schema.CALICO_VERSION),
+    "calico_encapsulation": Key("VXLANCrossSubnet", schema.enum(CALICO_ENCAPSULATIONS, _encapsulation_hint)),
+    "calico_operator_manifest_url": Key(
+        "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/tigera-operator.yaml",
+        schema.url("version"),
     ),
-    "calico_crds_manifest_url": (
-        "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/operator-crds.yaml"
+    "calico_crds_manifest_url": Key(
+        "https://raw.githubusercontent.com/projectcalico/calico/{version}/manifests/operator-crds.yaml",
+        schema.url("version"),
     ),
-    "calico_registry": None,  # image registry mirror for Calico's images; None = upstream
-    "calico_interface": None,  # node address autodetection by interface regex; None = the node IP
+    # Image registry mirror for Calico's images (Installation spec.registry).
+    "calico_registry": Key(None, schema.optional(schema.REGISTRY, "upstream")),
+    # Node address autodetection by interface regex (nodeAddressAutodetectionV4.interface).
+    "calico_interface": Key(None, schema.optional(schema.INTERFACE_REGEX, "the kubelet's node IP")),
 }
+DEFAULTS = schema.defaults(KEYS)
 # The custom resources this deploy applies, by the CRD that defines each.
 CRDS = ("installations.operator.tigera.io", "apiservers.operator.tigera.io")
 
@@ -43,7 +61,7 @@ def separate_crds(version: str) -> bool:
 
 def manifest_url(cluster: Cluster, key: str = "calico_operator_manifest_url") -> str:
     """A manifest URL (operator or CRDs) of the pinned Calico version."""
-    return str(cluster.setting(key)).format(version=cluster.setting("calico_version"))
+    return str(cluster.setting(key)).replace("{version}", cluster.setting("calico_version"))
 
 
 def installation(cluster: Cluster) -> str:

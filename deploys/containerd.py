@@ -15,27 +15,34 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import node_state, watch
 from deploys.model import Cluster
+from deploys.schema import Key
 from deploys.templates import render
 
-DEFAULTS: dict[str, object] = {
-    "containerd_version": "2.3.4",
-    "containerd_download_url": (
-        "https://github.com/containerd/containerd/releases/download/v{version}/containerd-{version}-linux-{arch}.tar.gz"
+_ARTIFACT_URL = schema.url("version", "arch", file=True)
+_PINNED = "the pinned digest for the version and architecture"
+KEYS: dict[str, Key] = {
+    "containerd_version": Key("2.3.4", schema.STRING_VERSION),
+    "containerd_download_url": Key(
+        "https://github.com/containerd/containerd/releases/download/v{version}/containerd-{version}-linux-{arch}.tar.gz",
+        _ARTIFACT_URL,
     ),
-    "containerd_sha256": None,  # None = the pinned digest in CHECKSUMS for the version and architecture
-    "runc_version": "1.4.3",
-    "runc_download_url": "https://github.com/opencontainers/runc/releases/download/v{version}/runc.{arch}",
-    "runc_sha256": None,
+    "containerd_sha256": Key(None, schema.optional(schema.SHA256, _PINNED)),  # None = model.CHECKSUMS
+    "runc_version": Key("1.4.3", schema.STRING_VERSION),
+    "runc_download_url": Key(
+        "https://github.com/opencontainers/runc/releases/download/v{version}/runc.{arch}", _ARTIFACT_URL
+    ),
+    "runc_sha256": Key(None, schema.optional(schema.SHA256, _PINNED)),
     # No unsupported pair unless asked: True accepts a containerd that containerd's RELEASES.md does not
     # list for the Kubernetes minor (e.g. a distribution's build), with a warning.
-    "allow_unsupported_containerd": False,
+    "allow_unsupported_containerd": Key(False, schema.BOOL),
     # One mirror for every registry the cluster pulls from (containerd certs.d hosts.toml);
     # "{registry}" in the URL becomes the upstream registry's name (path-based proxies).
-    "registry_mirror": None,
+    "registry_mirror": Key(None, schema.optional(schema.url("registry"), "no mirror")),
 }
+DEFAULTS = schema.defaults(KEYS)
 # Upstream registries the cluster pulls from: kubeadm's images, Calico's operator and its images.
 MIRRORED_REGISTRIES = {
     "registry.k8s.io": "https://registry.k8s.io",
@@ -66,7 +73,9 @@ def config_version(containerd_version: str) -> int:
 def artifact_url(cluster: Cluster, name: str, arch: str) -> str:
     """The download URL of artifact NAME (containerd, runc) for ARCH."""
     version = cluster.setting(f"{name}_version")
-    return str(cluster.setting(f"{name}_download_url")).format(version=version, arch=arch)
+    template = str(cluster.setting(f"{name}_download_url"))
+    # The URL's grammar allows only these placeholders (no attribute or index look-ups).
+    return template.replace("{version}", version).replace("{arch}", arch)
 
 
 def hosts_toml(registry: str, mirror: str) -> str:

@@ -7,6 +7,7 @@ current as they change the node.
 
 from __future__ import annotations
 
+import re
 import shlex
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,7 +39,13 @@ WATCHED: list[str] = ["/etc/kubernetes/admin.conf", "/etc/kubernetes/kubelet.con
 
 
 def watch(path: str) -> str:
-    """Have NodeFacts report PATH's mode and SHA-1 (globs allowed); returns PATH."""
+    """Have NodeFacts report PATH's mode and SHA-1 (globs allowed); returns PATH.
+
+    Watched paths reach the look's shell command unquoted (so that globs expand): plain
+    path characters only.
+    """
+    if not re.fullmatch(r"/[A-Za-z0-9_./*-]+", path) or ".." in path.split("/"):
+        raise ValueError(f"watched path {path!r}: only letters, digits and _ . / * - are allowed")
     if path not in WATCHED:
         WATCHED.append(path)
     return path
@@ -156,7 +163,7 @@ class NodeFacts(FactBase):
             state.done.add(line[5:])
         elif line.startswith("stale="):
             state.stale.add(line[6:])
-        elif line.startswith("arch=") and line[5:]:
+        elif line.startswith("arch=") and re.fullmatch(r"[a-z0-9]+", line[5:]):  # a dpkg architecture name
             state.arch = line[5:]
         elif line.startswith("os="):
             state.os = line[3:].strip()

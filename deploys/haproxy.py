@@ -5,18 +5,28 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import watch
-from deploys.model import Cluster
+from deploys.model import Cluster, Node
+from deploys.schema import Key
 from deploys.templates import render
 
-DEFAULTS: dict[str, object] = {
-    "haproxy_stats_port": 1080,  # stats page, bound to the node IP, user "admin", generated password
+STATS_BINDS = ("loopback", "node_ip")
+KEYS: dict[str, Key] = {
+    "haproxy_stats_port": Key(1080, schema.PORT),  # stats page, user "admin", generated password
+    # Where the stats page listens: 127.0.0.1 (reach it through SSH), or the node IP when asked for.
+    "haproxy_stats_bind": Key("loopback", schema.enum(STATS_BINDS)),
 }
+DEFAULTS = schema.defaults(KEYS)
 CONFIG = watch("/etc/haproxy/haproxy.cfg")
 STATS_ENV = watch("/etc/haproxy/stats.env")
 DROP_IN = watch("/etc/systemd/system/haproxy.service.d/kubeadm-pyinfra.conf")
 CHECK = f"set -a && . {STATS_ENV} && haproxy -c -q -f {CONFIG}"
+
+
+def stats_address(cluster: Cluster, node: Node) -> str:
+    """The address HAProxy's stats page listens on: loopback unless haproxy_stats_bind asks for the node IP."""
+    return node.node_ip if cluster.setting("haproxy_stats_bind") == "node_ip" else "127.0.0.1"
 
 
 @deploy("HAProxy", data_defaults=DEFAULTS)
@@ -45,7 +55,9 @@ def install(cluster: Cluster) -> None:
         name="HAProxy configuration",
         node_ip=node.node_ip,
         dest=CONFIG,
-        content=lambda: render("haproxy/haproxy.cfg.j2", cluster=cluster, node=node, stats_env=STATS_ENV),
+        content=lambda: render(
+            "haproxy/haproxy.cfg.j2", cluster=cluster, stats_address=stats_address(cluster, node), stats_env=STATS_ENV
+        ),
         _if=here,
     )
     ops.restart(

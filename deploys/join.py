@@ -14,13 +14,15 @@ from pyinfra.api import FileUploadCommand, StringCommand, deploy, operation
 from pyinfra.api.arguments import ConnectorArguments, pop_global_arguments
 from pyinfra.api.exceptions import OperationError
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import node_state
-from deploys.control_plane import HALF_DONE, KUBEADM_CONFIG
+from deploys.control_plane import HALF_DONE, KUBEADM_CONFIG, MAKE_AUDIT_LOG_DIR
+from deploys.schema import Key
 from deploys.model import Cluster, Node
 from deploys.templates import render
 
-DEFAULTS: dict[str, object] = {}
+KEYS: dict[str, Key] = {}
+DEFAULTS = schema.defaults(KEYS)
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 JOIN_LOG = "/var/log/kubeadm-join.log"
 JOIN_CONFIG = "/etc/kubernetes/kubeadm-join.yaml"
@@ -107,9 +109,10 @@ def join_script(cluster: Cluster, node: Node) -> str:
             f"[ -f {KUBELET_CONF} ] && kubectl --kubeconfig {KUBELET_CONF} --request-timeout=10s"
             f" get node {name} -o name >/dev/null 2>&1"
         )
-    script = ops.kubeadm_script(
-        JOIN_STAMP, f"kubeadm join --config {JOIN_CONFIG}", JOIN_LOG, done_check=done_check, leftovers=HALF_DONE
-    )
+    command = f"kubeadm join --config {JOIN_CONFIG}"
+    if node.is_control_plane:
+        command = f"{MAKE_AUDIT_LOG_DIR} && {command}"
+    script = ops.kubeadm_script(JOIN_STAMP, command, JOIN_LOG, done_check=done_check, leftovers=HALF_DONE)
     return f"{script}; rm -f {JOIN_CONFIG}"
 
 

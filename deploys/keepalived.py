@@ -8,16 +8,17 @@ from pyinfra import host
 from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import node_state, watch
 from deploys.model import Cluster, Node
+from deploys.schema import Key
 from deploys.templates import render
 
-DEFAULTS: dict[str, object] = {
-    "keepalived_router_id": 51,  # VRRP virtual_router_id, unique per network segment
-    "keepalived_unicast": False,  # True: unicast peers, for networks that block VRRP multicast
-    "keepalived_interface": None,  # per host; None = the interface holding the node IP
-}
+KEYS: dict[str, Key] = {
+    "keepalived_router_id": Key(51, schema.integer(1, 255)),  # VRRP virtual_router_id, unique per segment
+    "keepalived_unicast": Key(False, schema.BOOL),  # True: unicast peers, for networks that block multicast
+}  # keepalived_interface (per host) is the model's: it is part of each Node
+DEFAULTS = schema.defaults(KEYS)
 CONFIG = watch("/etc/keepalived/keepalived.conf")
 AUTH = watch("/etc/keepalived/vrrp-auth.conf")
 CHECK = f"keepalived --config-test -f {CONFIG}"
@@ -67,6 +68,11 @@ def config_text(cluster: Cluster, node: Node) -> str:
         raise OperationError(
             f"host {host.name!r}: no interface holds node_ip {node.node_ip}; "
             "set 'keepalived_interface' or fix 'node_ip'"
+        )
+    if not schema.INTERFACE.valid(interface):  # the host's own answer is checked like data
+        raise OperationError(
+            f"host {host.name!r}: the interface holding node_ip is named {interface!r}, which is no "
+            "interface name keepalived.conf can hold; set 'keepalived_interface'"
         )
     return render(
         "keepalived/keepalived.conf.j2",

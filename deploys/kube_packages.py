@@ -5,14 +5,16 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import node_state, watch
 from deploys.model import Cluster, VersionSkewError
+from deploys.schema import Key
 
-DEFAULTS: dict[str, object] = {
-    "kube_apt_repo_url": "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/",
-    "kube_apt_key_url": None,  # None = the repository URL + "Release.key"
+KEYS: dict[str, Key] = {
+    "kube_apt_repo_url": Key("https://pkgs.k8s.io/core:/stable:/v{minor}/deb/", schema.url("minor")),
+    "kube_apt_key_url": Key(None, schema.optional(schema.url("minor"), "the repository URL + 'Release.key'")),
 }
+DEFAULTS = schema.defaults(KEYS)
 KEYRING = watch("/etc/apt/keyrings/kubernetes-apt-keyring.asc")
 SOURCE = watch("/etc/apt/sources.list.d/kubernetes.list")
 KUBELET_DEFAULTS = watch("/etc/default/kubelet")
@@ -22,14 +24,14 @@ JOINED = "/etc/kubernetes/kubelet.conf"
 
 def repo_url(cluster: Cluster) -> str:
     """The repository URL for the cluster's minor release."""
-    url = str(cluster.setting("kube_apt_repo_url")).format(minor=cluster.kube_minor)
+    url = str(cluster.setting("kube_apt_repo_url")).replace("{minor}", cluster.kube_minor)
     return url if url.endswith("/") else url + "/"
 
 
 def key_url(cluster: Cluster) -> str:
     """The repository signing key URL."""
     explicit = cluster.setting("kube_apt_key_url")
-    return str(explicit).format(minor=cluster.kube_minor) if explicit else repo_url(cluster) + "Release.key"
+    return str(explicit).replace("{minor}", cluster.kube_minor) if explicit else repo_url(cluster) + "Release.key"
 
 
 def version_change(cluster: Cluster, node_ip: str) -> str | None:
@@ -87,5 +89,6 @@ def install(cluster: Cluster) -> None:
         node_ip=node.node_ip,
         dest=KUBELET_DEFAULTS,
         content=f"KUBELET_EXTRA_ARGS=--node-ip={node.node_ip}\n",
+        mode="600",  # the kubelet service's configuration: CIS 4.1.1 asks 600 (kube-bench cfg/cis-1.12/node.yaml)
     )
     ops.service(name="kubelet enabled", node_ip=node.node_ip, service_name="kubelet", running=False)

@@ -5,10 +5,12 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops
+from deploys import ops, schema
+from deploys.schema import Key
 from deploys.model import Cluster
 
-DEFAULTS: dict[str, object] = {}
+KEYS: dict[str, Key] = {}
+DEFAULTS = schema.defaults(KEYS)
 
 
 @deploy("Admin kubeconfig", data_defaults=DEFAULTS)

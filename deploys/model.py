@@ -2,50 +2,59 @@
 
 Every validation error of the project lives here. The model is built before any
 host is contacted (see `check_before_connect`) and again, from the same inputs,
-by `deploys/cluster.py`; deploy modules read only the model.
+by `deploys/cluster.py`; deploy modules read only the model. Every key's type is
+declared beside its default (`deploys.schema.Key`), and every value is checked
+against it before anything else: no value reaches a shell, a template or a local
+path unchecked, and a key nobody declared is a typo.
 """
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import os
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping, NoReturn
 
 from pyinfra.api.exceptions import PyinfraError
 
-from deploys import credentials
+from deploys import credentials, schema
+from deploys.schema import HOST, Key
 
 CONTROL_PLANE_GROUP = "control_plane"
 WORKER_GROUP = "workers"
+LOAD_BALANCERS = ("keepalived", "external")
+CALICO_ENCAPSULATIONS = ("IPIP", "IPIPCrossSubnet", "VXLAN", "VXLANCrossSubnet", "None")
+EXIT_INVALID = 2  # the exit status of every run stopped for invalid input
 
-# Cluster-wide defaults. Component modules declare their own keys beside their
-# deploy; `deploys/cluster.py` merges them into the one table the model reads.
-DEFAULTS: dict[str, Any] = {
-    "cluster_name": "kubernetes",
-    "kube_version": "1.37.1",
-    "kube_deb_revision": "1.1",
-    "pod_cidr": "10.244.0.0/16",
-    "service_cidr": "10.96.0.0/12",
-    "dns_domain": "cluster.local",
-    "image_repository": "registry.k8s.io",
-    "vip": None,
-    "control_plane_endpoint": None,
-    "api_load_balancer": "keepalived",
-    "api_lb_port": 16443,
-    "apiserver_port": 6443,
-    "node_network": None,
-    "kubeconfig_path": None,
-    "secrets_dir": None,
-    "control_plane_schedulable": False,  # True: no NoSchedule taint on control planes (they run workloads)
-    "apiserver_cert_sans": [],  # extra DNS names / IPs in the API server certificate
+# The model's own keys. Component modules declare theirs beside their deploy;
+# `deploys.components` merges them into the one table the model reads.
+KEYS: dict[str, Key] = {
+    "cluster_name": Key("kubernetes", schema.DNS_NAME),
+    "kube_version": Key("1.37.1", schema.KUBE_VERSION),
+    "kube_deb_revision": Key("1.1", schema.DEB_REVISION),
+    "pod_cidr": Key("10.244.0.0/16", schema.CIDR),
+    "service_cidr": Key("10.96.0.0/12", schema.CIDR),
+    "dns_domain": Key("cluster.local", schema.DNS_NAME),
+    "image_repository": Key("registry.k8s.io", schema.REGISTRY),
+    "vip": Key(None, schema.optional(schema.IPV4, "no VIP")),
+    "control_plane_endpoint": Key(None, schema.optional(schema.HOST_PORT, "derived")),
+    "api_load_balancer": Key("keepalived", schema.enum(LOAD_BALANCERS)),
+    "api_lb_port": Key(16443, schema.PORT),
+    "apiserver_port": Key(6443, schema.PORT),
+    "node_network": Key(None, schema.optional(schema.CIDR, "the /24 around the first control plane")),
+    "kubeconfig_path": Key(None, schema.optional(schema.LOCAL_PATH, "~/.kube/CLUSTER.conf")),
+    "secrets_dir": Key(None, schema.optional(schema.LOCAL_PATH, "~/.config/kubeadm-pyinfra/CLUSTER")),
+    "control_plane_schedulable": Key(False, schema.BOOL),  # True: no NoSchedule taint on control planes
+    "apiserver_cert_sans": Key([], schema.SANS),  # extra DNS names / IPs in the API server certificate
+    # Per host (allowed to differ between hosts).
+    "node_ip": Key(None, schema.optional(schema.IPV4, "the SSH address"), HOST),
+    "node_name": Key(None, schema.optional(schema.DNS_NAME, "the inventory name"), HOST),
+    "keepalived_interface": Key(None, schema.optional(schema.INTERFACE, "the interface holding node_ip"), HOST),
 }
-
-# Per-host keys: allowed to differ between hosts.
-HOST_KEYS = ("node_ip", "node_name", "keepalived_interface")
-
+DEFAULTS: dict[str, Any] = schema.defaults(KEYS)
+HOST_KEYS = tuple(name for name, key in KEYS.items() if key.scope == HOST)
 
 
 @dataclass(frozen=True)
@@ -86,12 +95,6 @@ CHECKSUMS: dict[tuple[str, str, str], str] = {
     ("runc", "1.3.6", "arm64"): "6be27a061ef89bb14c6cb495405bba80f46cea213b8f79378a6086b1bac6b747",
 }
 ARTIFACTS = ("containerd", "runc")
-LOAD_BALANCERS = ("keepalived", "external")
-CALICO_ENCAPSULATIONS = ("IPIP", "IPIPCrossSubnet", "VXLAN", "VXLANCrossSubnet", "None")
-_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)$")
-_PLAIN_VERSION = re.compile(r"^\d+\.\d+\.\d+$")
-_CALICO_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
-_NODE_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 
 
 class ClusterConfigError(PyinfraError):
@@ -222,65 +225,91 @@ class Cluster:
 # ---------------------------------------------------------------- building
 
 
+def key_table(defaults: Mapping[str, Any]) -> dict[str, Key]:
+    """Every declared key (model and components) with DEFAULTS' values as its defaults."""
+    from deploys import components  # components imports this module: resolved at call time
+
+    table = dict(components.schema())
+    unknown = sorted(set(defaults) - set(table))
+    if unknown:
+        raise ValueError(f"defaults for undeclared keys {unknown}: declare them in a component's KEYS")
+    return {name: Key(defaults.get(name, key.default), key.type, key.scope) for name, key in table.items()}
+
+
 def build(inventory: Any, defaults: Mapping[str, Any], *, write_secrets: bool = True) -> Cluster:
-    """Build and validate the cluster model from a pyinfra inventory and merged defaults."""
+    """Build and validate the cluster model from a pyinfra inventory and merged defaults.
+
+    Nothing is written (the secrets file included) until the whole model is valid.
+    """
+    keys = key_table(defaults)
     errors: list[str] = []
     hosts = _hosts_by_role(inventory, errors)
+    _check_unknown_keys(inventory, keys, errors)
     if not any(role == CONTROL_PLANE_GROUP for _, role in hosts):
         raise ClusterConfigError(_format(errors))
 
-    table = {**DEFAULTS, **defaults}
-    values = _cluster_values(hosts, table, errors)
-    nodes = _nodes(hosts, errors)
-    if not any(n.is_control_plane for n in nodes):
-        raise ClusterConfigError(_format(errors))
+    typed: list[str] = []
+    values = _cluster_values(inventory, hosts, keys, typed)
+    nodes = _nodes(inventory, hosts, keys, typed)
+    errors += typed
+    if typed or not any(n.is_control_plane for n in nodes):
+        raise ClusterConfigError(_format(errors))  # typed values only from here on
 
     _check_versions(values, errors)
     network = _check_network(values, nodes, errors)
-    endpoint = _endpoint(values, nodes, errors)
-    _check_settings(values, errors)
+    endpoint = _endpoint(values, nodes, network, errors)
     if errors:
         raise ClusterConfigError(_format(errors))
 
     ha = len([n for n in nodes if n.is_control_plane]) > 1
     load_balancer = values["api_load_balancer"] if ha else None
     name = values["cluster_name"]
-    secrets_dir = values["secrets_dir"] or str(Path.home() / ".config" / "kubeadm-pyinfra" / name)
-    kubeconfig = values["kubeconfig_path"] or str(Path.home() / ".kube" / f"{name}.conf")
-    cluster_secrets: dict[str, str] = {}
-    if load_balancer == "keepalived":
+    secrets_dir = os.path.expanduser(values["secrets_dir"] or f"~/.config/kubeadm-pyinfra/{name}")
+    kubeconfig = os.path.expanduser(values["kubeconfig_path"] or f"~/.kube/{name}.conf")
+    try:
         cluster_secrets = credentials.load_or_create(
-            os.path.expanduser(secrets_dir), credentials.CLUSTER_SECRETS, write=write_secrets
+            secrets_dir, credentials.wanted(keepalived=load_balancer == "keepalived"), write=write_secrets
         )
-    component_keys = set(table) - set(DEFAULTS) - set(HOST_KEYS)
+    except ValueError as exc:
+        raise ClusterConfigError(_format([str(exc)])) from None
+    component_keys = {k for k in keys if k not in KEYS}
     return Cluster(
         name=name,
         kube_version=values["kube_version"].lstrip("v"),
-        kube_deb_revision=str(values["kube_deb_revision"]),
-        pod_cidr=str(ipaddress.ip_network(values["pod_cidr"])),
-        service_cidr=str(ipaddress.ip_network(values["service_cidr"])),
+        kube_deb_revision=values["kube_deb_revision"],
+        pod_cidr=values["pod_cidr"],
+        service_cidr=values["service_cidr"],
         dns_domain=values["dns_domain"],
         image_repository=values["image_repository"].rstrip("/"),
         nodes=tuple(nodes),
         endpoint_host=endpoint[0],
         endpoint_port=endpoint[1],
-        apiserver_port=int(values["apiserver_port"]),
-        api_lb_port=int(values["api_lb_port"]),
+        apiserver_port=values["apiserver_port"],
+        api_lb_port=values["api_lb_port"],
         load_balancer=load_balancer,
         vip=values["vip"] if ha else None,
-        node_network=str(network),
-        kubeconfig_path=os.path.expanduser(kubeconfig),
-        secrets_dir=os.path.expanduser(secrets_dir),
-        control_plane_schedulable=bool(values["control_plane_schedulable"]),
-        extra_cert_sans=tuple(str(v) for v in values["apiserver_cert_sans"]),
+        node_network=str(network.net),
+        kubeconfig_path=kubeconfig,
+        secrets_dir=secrets_dir,
+        control_plane_schedulable=values["control_plane_schedulable"],
+        extra_cert_sans=tuple(values["apiserver_cert_sans"]),
         settings={key: values[key] for key in sorted(component_keys)},
         secrets=cluster_secrets,
     )
 
 
 def _format(errors: list[str]) -> str:
-    lines = "\n".join(f"  - {e}" for e in errors)
-    return f"invalid cluster inventory/data ({len(errors)} problem(s)):\n{lines}"
+    lines = "\n".join(f"  - {e}" for e in dict.fromkeys(errors))
+    return f"invalid cluster inventory/data ({len(dict.fromkeys(errors))} problem(s)):\n{lines}"
+
+
+def show(value: Any, limit: int = 60) -> str:
+    """VALUE's repr, trimmed to LIMIT characters (a hostile value stays readable and short)."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    size = f"{len(value)} characters" if isinstance(value, str) else f"{len(text)} characters shown"
+    return f"{text[:limit]}... ({size})"
 
 
 def _group(inventory: Any, name: str) -> list[Any]:
@@ -327,23 +356,74 @@ def _hosts_by_role(inventory: Any, errors: list[str]) -> list[tuple[Any, str]]:
     return list(unique.values())
 
 
-def _cluster_values(
-    hosts: list[tuple[Any, str]], table: Mapping[str, Any], errors: list[str]
-) -> dict[str, Any]:
-    """Cluster-wide keys: the same value on every host, else an error naming both hosts."""
-    values: dict[str, Any] = {}
-    source: dict[str, str] = {}
-    for host, _role in hosts:
-        for key, default in table.items():
-            if key in HOST_KEYS:
+def _origin(inventory: Any, host: Any, key: str) -> str:
+    """Where HOST's value of KEY comes from, in the user's terms."""
+    if key in _safe(lambda: inventory.get_override_data()):
+        return "--data on the command line"
+    if key in _safe(lambda: inventory.get_host_data(host.name)):
+        return "its entry in the inventory"
+    for group in reversed(list(getattr(host, "groups", ()) or ())):
+        if key in _safe(lambda: inventory.get_group_data(group)):
+            return f"group data {group!r}"
+    if key in _safe(lambda: inventory.get_data()):
+        return "the inventory's data for all hosts"
+    return "the defaults"
+
+
+def _safe(read: Callable[[], Any]) -> Mapping[str, Any]:
+    try:
+        data = read()
+    except Exception:  # an Inventory without that layer
+        return {}
+    return data if isinstance(data, Mapping) else {}
+
+
+def _check_unknown_keys(inventory: Any, keys: Mapping[str, Key], errors: list[str]) -> None:
+    """Every data key is declared here or belongs to pyinfra (schema.FOREIGN_KEYS); else a typo.
+
+    A name starting with '_' that is close to none of pyinfra's own ('_sudo'...) is a group data
+    file's helper (pyinfra 3.10 keeps every name but '__'-prefixed and imported ones as data).
+    """
+    known = [*keys, *schema.FOREIGN_KEYS]
+    for host in inventory:
+        for key in sorted(host.data.dict()):
+            if key in keys or key in schema.FOREIGN_KEYS:
                 continue
-            value = host.data.get(key, default)
-            if key not in values:
-                values[key], source[key] = value, host.name
+            candidates = [k for k in known if k.startswith("_")] if key.startswith("_") else known
+            close = difflib.get_close_matches(key, candidates, n=1, cutoff=0.6)
+            if key.startswith("_") and not close:
+                continue
+            suggestion = f"; did you mean {close[0]!r}?" if close else "; see the README's data reference"
+            origin = _origin(inventory, host, key)
+            where = f"host {host.name!r}" if origin == "its entry in the inventory" else origin
+            errors.append(f"{where}: unknown key {key!r}{suggestion}")
+
+
+def _cluster_values(
+    inventory: Any, hosts: list[tuple[Any, str]], keys: Mapping[str, Key], errors: list[str]
+) -> dict[str, Any]:
+    """Cluster-wide keys: typed, and the same value on every host, else an error naming key, host and value."""
+    values: dict[str, Any] = {}
+    source: dict[str, Any] = {}
+    for host, _role in hosts:
+        for key, spec in keys.items():
+            if spec.scope == HOST:
+                continue
+            value = host.data.get(key, spec.default)
+            if key not in source:
+                values[key], source[key] = value, host
+                problem = spec.type.problem(value)
+                if problem:
+                    errors.append(
+                        f"key {key!r} = {show(value)} on host {host.name!r} (from {_origin(inventory, host, key)}): "
+                        f"{problem}"
+                    )
             elif value != values[key]:
+                first = source[key]
                 errors.append(
-                    f"key {key!r}: {values[key]!r} on host {source[key]!r} but {value!r} on host "
-                    f"{host.name!r}; a cluster-wide key must be the same on every host"
+                    f"key {key!r}: {show(values[key])} on host {first.name!r} but {show(value)} on host "
+                    f"{host.name!r} (from {_origin(inventory, host, key)}); a cluster-wide key must be the same on "
+                    "every host: set it once in group data, not per host"
                 )
     return values
 
@@ -352,49 +432,113 @@ def _address_of(host: Any) -> str:
     return str(host.data.get("ssh_hostname") or host.name)
 
 
-def _nodes(hosts: list[tuple[Any, str]], errors: list[str]) -> list[Node]:
+def _unusable(ip: ipaddress.IPv4Address) -> str | None:
+    """Why IP cannot be a node's address, if it cannot."""
+    if ip.is_loopback:
+        return "a loopback address the other nodes cannot reach"
+    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
+        return "not a unicast host address"
+    return None
+
+
+def _node_ip(inventory: Any, host: Any, keys: Mapping[str, Key], errors: list[str]) -> str | None:
+    """HOST's node IP: its typed node_ip, else its SSH address (refused when unusable)."""
+    explicit = host.data.get("node_ip")
+    if explicit is not None:
+        problem = keys["node_ip"].type.problem(explicit)
+        if problem:
+            errors.append(
+                f"host {host.name!r}: key 'node_ip' = {show(explicit)} (from {_origin(inventory, host, 'node_ip')}): "
+                f"{problem}"
+            )
+            return None
+        reason = _unusable(ipaddress.IPv4Address(explicit))
+        if reason:
+            errors.append(f"host {host.name!r}: node_ip {explicit} is {reason}")
+            return None
+        return str(explicit)
+    address = _address_of(host).split("@")[-1]
+    if not schema.IPV4.valid(address):
+        errors.append(
+            f"host {host.name!r}: no 'node_ip' set and its SSH address {show(address)} is not an IPv4 "
+            "address; set 'node_ip' (the address the cluster uses) in the host's data"
+        )
+        return None
+    reason = _unusable(ipaddress.IPv4Address(address))
+    if reason:
+        errors.append(
+            f"host {host.name!r}: no 'node_ip' set, so it would be its SSH address {address}, {reason}; "
+            "set 'node_ip' (the address the cluster uses) in the host's data"
+        )
+        return None
+    return address
+
+
+def _node_name(
+    inventory: Any, host: Any, ip: str, keys: Mapping[str, Key], errors: list[str]
+) -> tuple[str, str] | None:
+    """HOST's Kubernetes node name and where it comes from: node_name, else its inventory name lower-cased."""
+    explicit = host.data.get("node_name")
+    if explicit is not None:
+        problem = keys["node_name"].type.problem(explicit)
+        if problem:
+            errors.append(
+                f"host {host.name!r}: key 'node_name' = {show(explicit)} "
+                f"(from {_origin(inventory, host, 'node_name')}): {problem}"
+            )
+            return None
+        return explicit, "its node_name"
+    bare = _bare_name(host.name)
+    if _looks_like_ip(bare):
+        return f"node-{ip.replace('.', '-')}", f"derived from its node_ip, as its inventory name {bare!r} is an address"
+    derived = bare.lower()
+    how = "its inventory name" + (" lower-cased, as the kubelet does" if derived != bare else "")
+    if not schema.is_dns_subdomain(derived) or _looks_like_ip(derived):
+        errors.append(
+            f"host {host.name!r}: {how} gives the node name {show(derived)}, which is no DNS-1123 name "
+            "(lower-case letters, digits, '-' and '.'); set 'node_name' in the host's data"
+        )
+        return None
+    return derived, how
+
+
+def _nodes(inventory: Any, hosts: list[tuple[Any, str]], keys: Mapping[str, Key], errors: list[str]) -> list[Node]:
     """Per-host values: node IP (default: the SSH address) and node name, both unique."""
     nodes: list[Node] = []
     counters = {CONTROL_PLANE_GROUP: 0, WORKER_GROUP: 0}
     by_ip: dict[str, str] = {}
     by_name: dict[str, str] = {}
     for host, role in hosts:
-        raw_ip = host.data.get("node_ip") or _address_of(host)
-        try:
-            ip = ipaddress.IPv4Address(str(raw_ip).split("@")[-1])
-        except ValueError:
+        interface = host.data.get("keepalived_interface")
+        problem = keys["keepalived_interface"].type.problem(interface)
+        if problem:
             errors.append(
-                f"host {host.name!r}: node_ip {raw_ip!r} is not an IPv4 address; set 'node_ip' "
-                "(the address the cluster uses) in the host's data"
+                f"host {host.name!r}: key 'keepalived_interface' = {show(interface)} "
+                f"(from {_origin(inventory, host, 'keepalived_interface')}): {problem}"
             )
+        ip = _node_ip(inventory, host, keys, errors)
+        named = _node_name(inventory, host, ip, keys, errors) if ip else None
+        if ip is None or named is None or problem:
             continue
-        node_name = str(host.data.get("node_name") or _bare_name(host.name)).lower()
-        if not _NODE_NAME.match(node_name) or _looks_like_ip(node_name):
-            node_name_hint = "set 'node_name' (lower-case DNS name) in the host's data"
-            if _looks_like_ip(node_name):
-                node_name = f"node-{str(ip).replace('.', '-')}"
-            else:
-                errors.append(f"host {host.name!r}: node name {node_name!r} is invalid; {node_name_hint}")
-                continue
-        if str(ip) in by_ip:
+        node_name, how = named
+        if ip in by_ip:
             errors.append(
-                f"host {host.name!r}: node_ip {ip} is also used by host {by_ip[str(ip)]!r}; "
-                "node IPs must be unique"
+                f"host {host.name!r}: node_ip {ip} is also used by host {by_ip[ip]!r}; node IPs must be unique"
             )
         if node_name in by_name:
             errors.append(
-                f"host {host.name!r}: node name {node_name!r} is also used by host "
-                f"{by_name[node_name]!r}; node names must be unique"
+                f"host {host.name!r}: node name {node_name!r} ({how}) is also used by host "
+                f"{by_name[node_name]!r}; node names must be unique: set 'node_name'"
             )
-        by_ip[str(ip)], by_name[node_name] = host.name, node_name
+        by_ip[ip], by_name[node_name] = host.name, node_name
         nodes.append(
             Node(
                 name=host.name,
                 node_name=node_name,
                 role=role,
-                node_ip=str(ip),
+                node_ip=ip,
                 index=counters[role],
-                keepalived_interface=host.data.get("keepalived_interface"),
+                keepalived_interface=interface,
             )
         )
         counters[role] += 1
@@ -417,45 +561,32 @@ def _looks_like_ip(value: str) -> bool:
 
 
 def _check_versions(values: Mapping[str, Any], errors: list[str]) -> None:
-    """kube_version is a supported X.Y.Z; the pinned containerd supports its minor; digests are known."""
-    version = str(values["kube_version"])
-    match = _VERSION.match(version)
-    release: Release | None = None
-    if not match:
-        errors.append(f"key 'kube_version': {version!r} is malformed; expected X.Y.Z, e.g. '{DEFAULTS['kube_version']}'")
-    else:
-        minor = f"{match.group(1)}.{match.group(2)}"
-        release = RELEASES.get(minor)
-        if release is None:
-            supported = ", ".join(RELEASES)
-            errors.append(
-                f"key 'kube_version': {version!r} is not supported; supported minor releases: {supported}"
-            )
-    if not re.match(r"^[0-9][0-9A-Za-z.+~]*$", str(values["kube_deb_revision"])):
-        errors.append(f"key 'kube_deb_revision': {values['kube_deb_revision']!r} is malformed; expected e.g. '1.1'")
+    """kube_version's minor is supported; the pinned containerd supports it; digests are known."""
+    version = values["kube_version"].lstrip("v")
+    release = RELEASES.get(version.rsplit(".", 1)[0])
+    if release is None:
+        supported = ", ".join(RELEASES)
+        errors.append(
+            f"key 'kube_version': {values['kube_version']!r} is not supported; supported minor releases: {supported}"
+        )
     for artifact in ARTIFACTS:
         key = f"{artifact}_version"
         if key not in values:
             continue
-        if not isinstance(values[key], str) or not _PLAIN_VERSION.match(values[key]):
-            errors.append(f"key {key!r}: {values[key]!r} is malformed; expected X.Y.Z, e.g. '2.3.4'")
-            continue
-        digest = values.get(f"{artifact}_sha256")
-        if digest is not None and not (isinstance(digest, str) and re.match(r"^[0-9a-f]{64}$", digest)):
-            errors.append(f"key '{artifact}_sha256': {digest!r} is not a SHA-256 (64 lower-case hex digits)")
-        elif digest is None and not any(k[:2] == (artifact, values[key]) for k in CHECKSUMS):
+        if values.get(f"{artifact}_sha256") is None and not any(k[:2] == (artifact, values[key]) for k in CHECKSUMS):
             errors.append(
                 f"key '{artifact}_sha256' is required: {artifact} {values[key]} has no pinned digest "
                 "(set the release archive's SHA-256)"
             )
     containerd = values.get("containerd_version")
-    if release and isinstance(containerd, str) and _PLAIN_VERSION.match(containerd):
-        if not _containerd_supported(containerd, release) and values.get("allow_unsupported_containerd") is not True:
-            lines = ", ".join(f"{v}+" for v in release.containerd)
-            errors.append(
-                f"key 'containerd_version': {containerd} does not support Kubernetes {version}; "
-                f"supported for {'.'.join(version.split('.')[:2])}: {lines} (containerd RELEASES.md)"
-            )
+    allowed = values.get("allow_unsupported_containerd") is True  # a build RELEASES.md does not list, knowingly
+    if release and containerd and not allowed and not _containerd_supported(containerd, release):
+        lines = ", ".join(f"{v}+" for v in release.containerd)
+        errors.append(
+            f"key 'containerd_version': {containerd} does not support Kubernetes {version}; "
+            f"supported for {version.rsplit('.', 1)[0]}: {lines} (containerd RELEASES.md); "
+            "allow_unsupported_containerd = True accepts it"
+        )
 
 
 def _containerd_supported(version: str, release: Release) -> bool:
@@ -468,71 +599,64 @@ def _containerd_supported(version: str, release: Release) -> bool:
     return False
 
 
-def _network(values: Mapping[str, Any], key: str, errors: list[str]) -> ipaddress.IPv4Network | None:
-    raw = values.get(key)
-    try:
-        return ipaddress.IPv4Network(str(raw), strict=True)
-    except ValueError as exc:
-        errors.append(f"key {key!r}: {raw!r} is not an IPv4 network in CIDR form ({exc})")
-        return None
+@dataclass(frozen=True)
+class NodeNetwork:
+    """The control planes' network: node_network, or (derived) the /24 around the first control plane."""
+
+    net: ipaddress.IPv4Network
+    derived_from: Node | None  # the first control plane when node_network is not set
+
+    def __str__(self) -> str:
+        if self.derived_from is None:
+            return f"node_network {self.net}"
+        first = self.derived_from
+        return (
+            f"{self.net} (node_network is not set: taken as the /24 around the first control plane "
+            f"{first.name!r}, {first.node_ip}; set 'node_network' to your subnet)"
+        )
 
 
-def _check_network(
-    values: Mapping[str, Any], nodes: list[Node], errors: list[str]
-) -> ipaddress.IPv4Network:
+def _check_network(values: Mapping[str, Any], nodes: list[Node], errors: list[str]) -> NodeNetwork:
     """Pod, service and node networks must not overlap; control planes share one subnet."""
-    pod = _network(values, "pod_cidr", errors)
-    service = _network(values, "service_cidr", errors)
+    pod = ipaddress.IPv4Network(values["pod_cidr"])
+    service = ipaddress.IPv4Network(values["service_cidr"])
     control_planes = [n for n in nodes if n.is_control_plane]
-    if values.get("node_network"):
-        node_net = _network(values, "node_network", errors) or ipaddress.IPv4Network("0.0.0.0/32")
+    if values["node_network"]:
+        network = NodeNetwork(ipaddress.IPv4Network(values["node_network"]), None)
     else:
-        node_net = ipaddress.IPv4Network(f"{control_planes[0].node_ip}/24", strict=False)
+        first = control_planes[0]
+        network = NodeNetwork(ipaddress.IPv4Network(f"{first.node_ip}/24", strict=False), first)
     # Only keepalived needs one subnet (the VIP moves between the control planes); an external
     # load balancer reaches control planes in any subnet (e.g. one per availability zone).
-    shared_subnet = len(control_planes) > 1 and values.get("api_load_balancer") == "keepalived"
-    for cp in control_planes if shared_subnet or values.get("node_network") else ():
-        if ipaddress.IPv4Address(cp.node_ip) not in node_net:
+    shared_subnet = len(control_planes) > 1 and values["api_load_balancer"] == "keepalived"
+    for cp in control_planes if shared_subnet or values["node_network"] else ():
+        if ipaddress.IPv4Address(cp.node_ip) not in network.net:
             errors.append(
-                f"host {cp.name!r}: node_ip {cp.node_ip} is outside node_network {node_net}; "
-                "control planes must share one subnet (set 'node_network')"
+                f"host {cp.name!r}: node_ip {cp.node_ip} is outside {network}; "
+                "control planes must share one subnet"
             )
-    if pod and service and pod.overlaps(service):
+    if pod.overlaps(service):
         errors.append(f"keys 'pod_cidr' {pod} and 'service_cidr' {service} overlap; they must be disjoint")
     for key, net in (("pod_cidr", pod), ("service_cidr", service)):
-        if net is None:
-            continue
-        if net.overlaps(node_net):
-            errors.append(f"key {key!r}: {net} overlaps the node network {node_net}")
+        if net.overlaps(network.net):
+            errors.append(f"key {key!r}: {net} overlaps the node network {network}")
         for node in nodes:
             if ipaddress.IPv4Address(node.node_ip) in net:
                 errors.append(f"key {key!r}: {net} contains node_ip {node.node_ip} of host {node.name!r}")
-    return node_net
+    return network
 
 
 def _endpoint(
-    values: Mapping[str, Any], nodes: list[Node], errors: list[str]
+    values: Mapping[str, Any], nodes: list[Node], network: NodeNetwork, errors: list[str]
 ) -> tuple[str, int]:
     """The control-plane endpoint: VIP:16443 (HA), an explicit endpoint, or the lone control plane."""
     control_planes = [n for n in nodes if n.is_control_plane]
     ha = len(control_planes) > 1
-    for key in ("api_lb_port", "apiserver_port"):
-        if not isinstance(values[key], int) or not 0 < values[key] < 65536:
-            errors.append(f"key {key!r}: {values[key]!r} is not a TCP port (1-65535)")
-    if values["api_load_balancer"] not in LOAD_BALANCERS:
-        errors.append(
-            f"key 'api_load_balancer': {values['api_load_balancer']!r}; expected one of {LOAD_BALANCERS}"
-        )
-    vip, explicit = values.get("vip"), values.get("control_plane_endpoint")
+    vip, explicit = values["vip"], values["control_plane_endpoint"]
     if vip:
-        _check_vip(str(vip), values, nodes, errors)
+        _check_vip(vip, nodes, network, errors)
     if explicit:
-        host, _, port = str(explicit).rpartition(":")
-        if not host or not port.isdigit() or not 0 < int(port) < 65536:
-            errors.append(
-                f"key 'control_plane_endpoint': {explicit!r}; expected HOST:PORT, e.g. 'api.example.com:16443'"
-            )
-            return "", 0
+        host, _, port = explicit.rpartition(":")
         return host, int(port)
     if ha:
         if values["api_load_balancer"] == "external":
@@ -546,84 +670,54 @@ def _endpoint(
                 f"{len(control_planes)} control planes ({names}) need a shared endpoint: set 'vip' "
                 "(keepalived + HAProxy on the control planes) or 'control_plane_endpoint'"
             )
-        return str(vip or ""), int(values["api_lb_port"]) if isinstance(values["api_lb_port"], int) else 0
-    if not control_planes:
-        return "", 0
-    return control_planes[0].node_ip, int(values["apiserver_port"]) if isinstance(values["apiserver_port"], int) else 0
+        return vip or "", values["api_lb_port"]
+    return control_planes[0].node_ip, values["apiserver_port"]
 
 
-def _check_vip(vip: str, values: Mapping[str, Any], nodes: list[Node], errors: list[str]) -> None:
-    try:
-        address = ipaddress.IPv4Address(vip)
-    except ValueError:
-        errors.append(f"key 'vip': {vip!r} is not an IPv4 address")
-        return
-    for node in nodes:
-        if node.node_ip == vip:
-            errors.append(f"key 'vip': {vip} is the node_ip of host {node.name!r}; the VIP must be unused")
-    control_planes = [n for n in nodes if n.is_control_plane]
-    if not control_planes:
-        return
-    if values.get("node_network"):
-        try:
-            net = ipaddress.IPv4Network(str(values["node_network"]))
-        except ValueError:
+def _check_vip(vip: str, nodes: list[Node], network: NodeNetwork, errors: list[str]) -> None:
+    """The VIP is a free host address of the control planes' own subnet."""
+    address = ipaddress.IPv4Address(vip)
+    used = {node.node_ip: node.name for node in nodes}
+    if vip in used:
+        errors.append(f"key 'vip': {vip} is the node_ip of host {used[vip]!r}; the VIP must be unused")
+    net = network.net
+    free = next((str(a) for a in reversed(list(net.hosts())[-16:]) if str(a) not in used), None)
+    example = f", e.g. {free}" if free else ""
+    for special, what in ((net.network_address, "network"), (net.broadcast_address, "broadcast")):
+        if address == special and net.prefixlen < 31:
+            errors.append(
+                f"key 'vip': {vip} is the {what} address of the control planes' subnet {network}, not a "
+                f"host address; the VIP must be a free address inside it{example}"
+            )
             return
-    else:
-        net = ipaddress.IPv4Network(f"{control_planes[0].node_ip}/24", strict=False)
-    if address not in net or address in (net.network_address, net.broadcast_address):
+    if address not in net:
         errors.append(
-            f"key 'vip': {vip} is outside the control planes' subnet {net}; keepalived can only "
-            "hold an address of the control planes' own network"
+            f"key 'vip': {vip} is outside the control planes' subnet {network}; keepalived can only "
+            f"hold an address of the control planes' own network{example}"
         )
-
-
-def _check_settings(values: Mapping[str, Any], errors: list[str]) -> None:
-    """Component keys with a fixed shape."""
-    checks: dict[str, tuple[Any, str]] = {
-        "keepalived_router_id": (lambda v: isinstance(v, int) and 1 <= v <= 255, "an integer 1-255"),
-        "keepalived_unicast": (lambda v: isinstance(v, bool), "true or false"),
-        "haproxy_stats_port": (lambda v: isinstance(v, int) and 0 < v < 65536, "a TCP port"),
-        "calico_encapsulation": (lambda v: v in CALICO_ENCAPSULATIONS, f"one of {CALICO_ENCAPSULATIONS}"),
-        "calico_version": (lambda v: isinstance(v, str) and bool(_CALICO_VERSION.match(v)), "vX.Y.Z, e.g. 'v3.30.3'"),
-        "kube_apt_repo_url": (_is_url, "an http(s) URL ('{minor}' is replaced by e.g. '1.34')"),
-        "calico_operator_manifest_url": (_is_url, "an http(s) URL ('{version}' is replaced by calico_version)"),
-        "kube_apt_key_url": (lambda v: v is None or _is_url(v), "an http(s) URL or None"),
-        "containerd_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
-        "runc_download_url": (_is_url, "an http(s) URL ('{version}', '{arch}' are filled in)"),
-        "allow_unsupported_containerd": (lambda v: isinstance(v, bool), "true or false"),
-        "allow_cgroup_v1": (lambda v: isinstance(v, bool), "true or false"),
-        "calico_crds_manifest_url": (_is_url, "an http(s) URL ('{version}' is replaced by calico_version)"),
-        "registry_mirror": (lambda v: v is None or _is_url(v), "an http(s) URL ('{registry}' optional) or None"),
-        "control_plane_schedulable": (lambda v: isinstance(v, bool), "true or false"),
-        "apiserver_cert_sans": (
-            lambda v: isinstance(v, (list, tuple)) and all(isinstance(x, str) and _is_san(x) for x in v),
-            "a list of DNS names or IP addresses",
-        ),
-    }
-    for key, (ok, expected) in checks.items():
-        if key in values and not ok(values[key]):
-            errors.append(f"key {key!r}: {values[key]!r} is invalid; expected {expected}")
-
-
-def _is_san(value: str) -> bool:
-    """A DNS name (wildcards allowed in the first label) or an IP address."""
-    return _looks_like_ip(value) or bool(_NODE_NAME.match(value.removeprefix("*.")))
-
-
-def _is_url(value: Any) -> bool:
-    return isinstance(value, str) and bool(re.match(r"^https?://[^\s]+$", value))
 
 
 # ------------------------------------------------------------ before connect
 
 
+def stop(message: str, contacted: bool) -> NoReturn:
+    """Print MESSAGE as pyinfra prints errors (no traceback) and end the run with EXIT_INVALID."""
+    import click
+
+    after = "hosts were contacted, but nothing was changed" if contacted else "no host was contacted"
+    click.secho(f"--> {message}\n--> {after}", fg="red", err=True)
+    raise SystemExit(EXIT_INVALID)
+
+
 def check_before_connect(defaults_factory: Callable[[], Mapping[str, Any]]) -> None:
     """Validate the inventory as soon as pyinfra has it, so bad input touches no host.
 
-    Called from `group_data/all.py`, which pyinfra's CLI loads with every inventory
-    before it connects: the state's `init` (inventory ready, no connection yet) is
-    wrapped to build the model first and stop the run on error.
+    Called from `group_data/all.py`, which pyinfra's CLI loads with the inventory, before it
+    connects. pyinfra 3.10 has no hook between loading the inventory and connecting that group
+    data could register: `State.init` (pyinfra/api/state.py) resets `callback_handlers`, so a
+    `host_before_connect` callback cannot be added before it runs. `State.init` is therefore
+    wrapped to build the model first (with nothing written) and stop the run on error; the
+    state stays uninitialised, so pyinfra does not report a disconnect from hosts never contacted.
     """
     from pyinfra.context import ctx_state
 
@@ -635,25 +729,34 @@ def check_before_connect(defaults_factory: Callable[[], Mapping[str, Any]]) -> N
     original_init = state.init
 
     def init(inventory: Any, config: Any, *args: Any, **kwargs: Any) -> None:
-        original_init(inventory, config, *args, **kwargs)
         try:
-            build(inventory, defaults_factory())
+            build(inventory, defaults_factory(), write_secrets=False)
         except ClusterConfigError as exc:
-            import click
-
-            click.secho(f"--> {exc}\n--> no host was contacted", fg="red", err=True)
-            raise SystemExit(2) from None
+            stop(str(exc), contacted=False)
+        state._cluster_model_checked = True
+        original_init(inventory, config, *args, **kwargs)
 
     state.init = init
     state._cluster_model_check = True
 
 
-def merged(defaults: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
-    """One defaults table from the components' DEFAULTS; a key declared twice is a bug."""
-    table: dict[str, Any] = {}
-    for part in defaults:
-        for key, value in part.items():
-            if key in table:
-                raise ValueError(f"data key {key!r} is declared by two components")
-            table[key] = value
+def skipped_group_data(inventory: Any, folder: Path) -> list[Path]:
+    """This repository's group data files for the inventory's groups, when pyinfra did not load them.
+
+    pyinfra 3.10 reads group_data/ from the current directory and from the inventory's own
+    directory only (pyinfra_cli/inventory.py, make_inventory_from_files); group_data/all.py
+    marks the run as checked, so an unmarked run did not load this folder.
+    """
+    groups = set(getattr(inventory, "groups", {}) or {}) | {"all"}
+    return sorted(path for path in folder.glob("*.py") if path.stem in groups and path.stem != "all")
+
+
+def merged(parts: Iterable[Mapping[str, Key]]) -> dict[str, Key]:
+    """One key table from the components' KEYS; a key declared twice is a bug."""
+    table: dict[str, Key] = {}
+    for part in parts:
+        for name, key in part.items():
+            if name in table:
+                raise ValueError(f"data key {name!r} is declared by two components")
+            table[name] = key
     return table

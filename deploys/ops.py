@@ -1,4 +1,8 @@
-"""Operations that gate on the one `NodeState` look instead of a fact apiece."""
+"""Operations that gate on the one `NodeState` look instead of a fact apiece.
+
+Every value in a command is quoted (`q`, shlex.quote): the model has checked it already,
+and quoting makes a value one shell word whatever it holds.
+"""
 
 from __future__ import annotations
 
@@ -19,6 +23,7 @@ from deploys.facts import ADDONS, DONE, MODULE_EVIDENCE, SYSCTLS, node_state
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 APT_GET = f"{APT_ENV} apt-get -q -o DPkg::Lock::Timeout=300"  # wait for a still-running apt
+q = shlex.quote
 
 
 def _executing() -> bool:
@@ -61,14 +66,14 @@ def packages(
         specs = [f"{name}={wanted[name]}" if wanted[name] else name for name in missing]
         yield (
             f"{APT_GET} install -y --no-install-recommends --allow-change-held-packages "
-            "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold " + " ".join(specs)
+            "-o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold " + " ".join(map(q, specs))
         )
         if _executing():
             for name in missing:
                 state.packages[name] = (wanted[name] or "?", False)
     unheld = [name for name in wanted if hold and not state.packages.get(name, ("", False))[1]]
     if unheld:
-        yield "apt-mark hold " + " ".join(unheld)
+        yield "apt-mark hold " + " ".join(map(q, unheld))
         if _executing():
             for name in unheld:
                 state.packages[name] = (state.packages.get(name, ("?", False))[0], True)
@@ -118,7 +123,7 @@ def sysctls_applied(node_ip: str, config_path: str, config: Sequence[OperationMe
     """Ensure the live kernel parameters match SYSCTLS, applying only our sysctl.d file."""
     state = node_state(host, node_ip)
     if changed(config) or any(state.sysctls.get(k) != v for k, v in SYSCTLS.items()):
-        yield f"sysctl -q -p {config_path}"
+        yield f"sysctl -q -p {q(config_path)}"
         if _executing():
             state.sysctls.update(SYSCTLS)
 
@@ -128,9 +133,9 @@ def service(node_ip: str, service_name: str, running: bool = True, enabled: bool
     """Ensure a systemd service is enabled and (optionally) running."""
     state = node_state(host, node_ip)
     if enabled and not state.enabled.get(service_name):
-        yield f"systemctl enable {service_name}"
+        yield f"systemctl enable {q(service_name)}"
     if running and not state.active.get(service_name):
-        yield f"systemctl start {service_name}"
+        yield f"systemctl start {q(service_name)}"
     if _executing():
         state.enabled[service_name] = state.enabled.get(service_name) or enabled
         state.active[service_name] = state.active.get(service_name) or running
@@ -145,7 +150,7 @@ def restart(
         yield check
     if daemon_reload:
         yield "systemctl daemon-reload"
-    yield f"systemctl restart {service_name}"
+    yield f"systemctl restart {q(service_name)}"
     if _executing():
         node_state(host, node_ip).active[service_name] = True
 
@@ -164,20 +169,20 @@ def kubectl_apply(
         return
     kubectl = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
     mode = "apply --server-side --force-conflicts" if server_side else "apply"
-    yield f"{kubectl} {mode} -f {path}"
+    yield f"{kubectl} {mode} -f {q(path)}"
     if wait_crds:
-        names = " ".join(f"crd/{name}" for name in wait_crds)
+        names = " ".join(q(f"crd/{name}") for name in wait_crds)
         yield f"{kubectl} wait --for condition=established --timeout=120s {names}"
-    yield f"touch {ADDONS}/{stamp}.applied"
+    yield f"touch {q(f'{ADDONS}/{stamp}.applied')}"
     if _executing():
         state.applied.add(stamp)
 
 
 @operation()
 def file(
-    node_ip: str, dest: str, content: str | Callable[[], str], mode: str = "644"
+    node_ip: str, dest: str, content: str | Callable[[], str], mode: str = "644", dir_mode: str = "755"
 ) -> Iterator[object]:
-    """Ensure DEST holds CONTENT with MODE (content may be computed at execution time).
+    """Ensure DEST holds CONTENT with MODE, in a directory of DIR_MODE (content may be computed at execution time).
 
     Compared by SHA-1 against the one look; the content is never printed, so secrets
     may be written with it (mode "600").
@@ -190,10 +195,10 @@ def file(
         return
     # The mode is right before any content arrives, so a secret is never readable by others.
     if current is None:
-        yield StringCommand("install", "-d", "-m", "755", os.path.dirname(dest))
-        yield StringCommand("install", "-m", mode, "/dev/null", dest)
+        yield StringCommand("install", "-d", "-m", q(dir_mode), q(os.path.dirname(dest)))
+        yield StringCommand("install", "-m", q(mode), "/dev/null", q(dest))
     elif current[0] != mode:
-        yield StringCommand("chmod", mode, dest)
+        yield StringCommand("chmod", q(mode), q(dest))
     if current is None or current[1] != digest:
         yield FileUploadCommand(io.BytesIO(data), dest, remote_temp_filename=host.get_temp_filename(dest))
     if _executing():
@@ -219,9 +224,9 @@ def download(
     stale = refresh_stale and dest in state.stale
     if state.has(dest) and not stale and not changed(refresh):
         return
-    yield StringCommand("install", "-d", "-m", "755", os.path.dirname(dest))
-    yield StringCommand("curl", "-fsSL", "--retry", "3", "-o", f"{dest}.part", url, "&&", "mv", f"{dest}.part", dest)
-    yield StringCommand("chmod", mode, dest)
+    yield StringCommand("install", "-d", "-m", "755", q(os.path.dirname(dest)))
+    yield StringCommand("curl", "-fsSL", "--retry", "3", "-o", q(f"{dest}.part"), q(url), "&&", "mv", q(f"{dest}.part"), q(dest))
+    yield StringCommand("chmod", q(mode), q(dest))
     if _executing():
         state.files[dest] = (mode, "?")
         state.stale.discard(dest)
@@ -238,15 +243,15 @@ def artifact(node_ip: str, stamp: str, url: str, sha256: str, install: str) -> I
         return
     cache = f"/var/cache/kubeadm-pyinfra/{os.path.basename(url.split('?')[0])}"
     kind = stamp.rsplit("-", 1)[0]
-    yield StringCommand("install", "-d", "-m", "755", os.path.dirname(cache), DONE)
+    yield StringCommand("install", "-d", "-m", "755", q(os.path.dirname(cache)), q(DONE))
     yield StringCommand(
-        "curl", "-fsSL", "--retry", "3", "-o", f"{cache}.part", shlex.quote(url),
-        "&&", "echo", shlex.quote(f"{sha256}  {cache}.part"), "|", "sha256sum", "--quiet", "-c", "-",
-        "&&", "mv", f"{cache}.part", cache,
-        "||", "{", "echo", shlex.quote(f"error: {url} does not match sha256 {sha256}"), ">&2;", "rm", "-f", f"{cache}.part;", "exit", "1;", "}",
+        "curl", "-fsSL", "--retry", "3", "-o", q(f"{cache}.part"), q(url),
+        "&&", "echo", q(f"{sha256}  {cache}.part"), "|", "sha256sum", "--quiet", "-c", "-",
+        "&&", "mv", q(f"{cache}.part"), q(cache),
+        "||", "{", "echo", q(f"error: {url} does not match sha256 {sha256}"), ">&2;", "rm", "-f", q(f"{cache}.part") + ";", "exit", "1;", "}",
     )
-    yield StringCommand("sh", "-ec", shlex.quote(install), "install", cache)
-    yield StringCommand("rm", "-f", f"{DONE}/{kind}-*.done", "&&", "touch", f"{DONE}/{stamp}.done")
+    yield StringCommand("sh", "-ec", q(install), "install", q(cache))
+    yield StringCommand("rm", "-f", q(f"{DONE}/{kind}-") + "*.done", "&&", "touch", q(f"{DONE}/{stamp}.done"))
     if _executing():
         state.done = {d for d in state.done if not d.startswith(f"{kind}-")} | {stamp}
 
@@ -274,7 +279,7 @@ def fetch_private(node_ip: str, src: str, dest: str) -> Iterator[object]:
 
 def fail(message: str) -> StringCommand:
     """A command that fails this host with MESSAGE (pyinfra reports it like any failed command)."""
-    return StringCommand("echo", shlex.quote(f"error: {message}"), ">&2;", "exit", "1")
+    return StringCommand("echo", q(f"error: {message}"), ">&2;", "exit", "1")
 
 
 def only(flag: bool) -> Callable[[], bool]:
@@ -293,14 +298,17 @@ def distro_package_removed(node_ip: str, package: str) -> Iterator[str]:
     state = node_state(host, node_ip)
     if not state.installed(package):
         return
-    yield f"apt-mark unhold {package} >/dev/null; systemctl stop {package} || true"
-    yield f"{APT_GET} remove -y {package}"
+    yield f"apt-mark unhold {q(package)} >/dev/null; systemctl stop {q(package)} || true"
+    yield f"{APT_GET} remove -y {q(package)}"
     if _executing():
         state.packages.pop(package, None)
         state.active[package] = False
 
 
 KUBEADM_LOCK = "/run/lock/kubeadm-pyinfra.lock"
+# Written 0644 by kubeadm init/join (cmd/kubeadm/app/phases/kubelet/config.go, writeConfigBytesToDisk);
+# the CIS Kubernetes Benchmark 4.1.9 asks 600 (aquasecurity/kube-bench cfg/cis-1.12/node.yaml).
+KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
 
 
 def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftovers: str) -> str:
@@ -311,15 +319,17 @@ def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftover
     finished is recorded as done; one with LEFTOVERS of a half-done run is reset first (said in
     the log and on stderr). The stamp is written only after success.
     """
-    done = f"{DONE}/{stamp}.done"
+    done, log = q(f"{DONE}/{stamp}.done"), q(log)
     return "; ".join([
-        f"umask 077; install -d -m 755 {DONE}",
-        f"exec 9>{KUBEADM_LOCK}; flock 9",
+        f"umask 077; install -d -m 755 {q(DONE)}",
+        f"exec 9>{q(KUBEADM_LOCK)}; flock 9",
         f"if [ -f {done} ]; then exit 0; fi",
         f"if {done_check}; then touch {done}; exit 0; fi",
         f"if {leftovers}; then echo 'kubeadm-pyinfra: a half-done kubeadm run left files behind:"
         f" kubeadm reset -f, then again' | tee -a {log} >&2; kubeadm reset -f >>{log} 2>&1; fi",
         f"{command} >>{log} 2>&1 || {{ tail -n 30 {log} >&2; exit 1; }}",
+        # The kubelet's config at CIS 4.1.9 permissions.
+        f"if [ -f {KUBELET_CONFIG} ]; then chmod 600 {KUBELET_CONFIG}; fi",
         f"touch {done}",
     ])
 

@@ -5,16 +5,16 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops
+from deploys import ops, schema
 from deploys.facts import watch
+from deploys.schema import Key
 from deploys.model import Cluster
 from deploys.templates import render
 
-DEFAULTS: dict[str, object] = {
-    # Kubernetes 1.35+ refuses cgroup v1 hosts (kubelet failCgroupV1, kubeadm preflight SystemVerification).
-    # True keeps legacy hosts working: failCgroupV1 false and that one preflight error ignored.
-    "allow_cgroup_v1": False,
-}
+# Kubernetes 1.35+ refuses cgroup v1 hosts (kubelet failCgroupV1, kubeadm preflight SystemVerification).
+# True keeps legacy hosts working: failCgroupV1 false and that one preflight error ignored.
+KEYS: dict[str, Key] = {"allow_cgroup_v1": Key(False, schema.BOOL)}
+DEFAULTS = schema.defaults(KEYS)
 # Operating systems this deploy supports ("ID VERSION_ID" of /etc/os-release).
 SUPPORTED_OS = ("debian 12", "debian 13", "ubuntu 22.04", "ubuntu 24.04")
 MODULES_LOAD = watch("/etc/modules-load.d/kubernetes.conf")

@@ -10,13 +10,17 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import StringCommand, deploy
 
-from deploys import ops
+from deploys import ops, schema
+from deploys.control_plane import AUDIT_DIR, ENCRYPTION_DIR
 from deploys.facts import ADDONS, DONE
 from deploys.model import Cluster
+from deploys.schema import Key
 
-DEFAULTS: dict[str, object] = {
-    "confirm_reset": None,  # the cluster's name: `deploys/reset.py` tears the cluster down only with it
+KEYS: dict[str, Key] = {
+    # The cluster's name: `deploys/reset.py` tears the cluster down only with it.
+    "confirm_reset": Key(None, schema.optional(schema.DNS_NAME, "no reset")),
 }
+DEFAULTS = schema.defaults(KEYS)
 RESET_LOG = "/var/log/kubeadm-reset.log"
 # Files this deploy wrote that a fresh host does not have (packages and their own files stay).
 OURS = (
@@ -29,6 +33,8 @@ OURS = (
     "/etc/keepalived/vrrp-auth.conf",
     "/etc/haproxy/stats.env",
     "/etc/systemd/system/haproxy.service.d/kubeadm-pyinfra.conf",
+    ENCRYPTION_DIR,  # the Secrets encryption keys
+    AUDIT_DIR,
 )
 # Left by the CNI (Calico) and kube-proxy, which kubeadm reset does not clean.
 CNI_LEFTOVERS = ("/etc/cni/net.d", "/var/lib/calico", "/var/run/calico", "/var/lib/cni")

@@ -56,7 +56,7 @@ def test_init_once_on_first_control_plane(prod_plan: plan.Plan) -> None:
     steps = init.split("; ")
     lock = steps.index("exec 9>/run/lock/kubeadm-pyinfra.lock")
     assert steps[lock + 1] == "flock 9"  # a kubeadm left running by a killed run is waited for
-    run = next(i for i, s in enumerate(steps) if s.startswith("kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs"))
+    run = next(i for i, s in enumerate(steps) if "kubeadm init --config /etc/kubernetes/kubeadm-config.yaml --upload-certs" in s)
     reset = next(i for i, s in enumerate(steps) if "kubeadm reset -f" in s)
     assert lock < reset < run
     assert steps[-1] == "touch /var/lib/kubeadm-pyinfra/kubeadm-init.done"  # done only after success

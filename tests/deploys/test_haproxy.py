@@ -41,10 +41,10 @@ def test_backends_health_checked_over_tls(prod_plan: plan.Plan) -> None:
     assert "http-check send meth GET uri /healthz" in text and "check-ssl" in text
 
 
-def test_stats_bound_to_node_ip_with_generated_password(prod_plan: plan.Plan) -> None:
+def test_stats_on_loopback_with_generated_password(prod_plan: plan.Plan) -> None:
     uploads = plan.uploads(prod_plan, "k8s-master-node1")
     text = uploads["/etc/haproxy/haproxy.cfg"].decode()
-    assert "bind 192.168.11.221:1080" in text and "*:1080" not in text
+    assert "bind 127.0.0.1:1080" in text and "192.168.11.221:1080" not in text and "*:1080" not in text
     password = prod_plan.cluster.secrets["haproxy_stats_password"]
     assert password not in text and "awesomePassword" not in text
     assert uploads["/etc/haproxy/stats.env"].decode() == f"HAPROXY_STATS_PASSWORD={password}\n"
@@ -55,3 +55,10 @@ def test_stats_bound_to_node_ip_with_generated_password(prod_plan: plan.Plan) ->
 def test_not_on_workers_nor_single_control_plane(prod_plan: plan.Plan, test_plan: plan.Plan) -> None:
     assert prod_plan.hosts_of("HAProxy configuration") == ["k8s-master-node0", "k8s-master-node1", "k8s-master-node2"]
     assert test_plan.hosts_of("HAProxy configuration") == []
+
+
+def test_stats_on_the_node_ip_when_asked(private: dict, tmp_path: Path) -> None:
+    inv = plan.from_inventory_file(plan.REPO / "inventories" / "prod.py", haproxy_stats_bind="node_ip", **private)
+    config = plan.uploads(plan.run(inv), "k8s-master-node2")["/etc/haproxy/haproxy.cfg"]
+    assert b"bind 192.168.11.222:1080" in config and b"127.0.0.1:1080" not in config
+    assert check(config, tmp_path).returncode == 0

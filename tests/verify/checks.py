@@ -6,12 +6,15 @@ A library: add your own function to NODE_CHECKS, CONTROL_PLANE_CHECKS or CLUSTER
 
 from __future__ import annotations
 
+import base64
 import ipaddress
 import json
 import re
+import shlex
 from typing import Callable
 
 
+from deploys import control_plane, haproxy
 from deploys.facts import SYSCTLS
 from tests.verify.targets import Cluster, Target
 
@@ -77,6 +80,18 @@ def containerd_release_installed(t: Target, c: Cluster) -> None:
     assert not distro.is_installed, f"the distribution's containerd {distro.version} is still installed"
 
 
+def mode_of(t: Target, path: str) -> str:
+    """PATH's permission bits on the node, e.g. "600" ("" if it does not exist)."""
+    return t.run(f"stat -c %a {shlex.quote(path)}").stdout.strip()
+
+
+def kubelet_files_private(t: Target, c: Cluster) -> None:
+    """CIS Kubernetes Benchmark 4.1.1 (kubelet service configuration) and 4.1.9 (kubelet config.yaml): 600."""
+    for path in ("/etc/default/kubelet", "/var/lib/kubelet/config.yaml"):
+        mode = mode_of(t, path)
+        assert mode == "600", f"{path} has mode {mode or 'missing'}, expected 600"
+
+
 NODE_CHECKS: list[Check] = [
     containerd_release_installed,
     containerd_runs_with_systemd_cgroups,
@@ -85,6 +100,7 @@ NODE_CHECKS: list[Check] = [
     sysctls_set,
     node_joined,
     api_answers_through_endpoint,
+    kubelet_files_private,
 ]
 
 
@@ -95,10 +111,13 @@ def haproxy_balances_every_control_plane(t: Target, c: Cluster) -> None:
     assert t.host.service("haproxy").is_running, "haproxy is not running"
     assert t.host.socket(f"tcp://0.0.0.0:{c.model.api_lb_port}").is_listening, f"nothing listens on :{c.model.api_lb_port}"
     port = c.model.setting("haproxy_stats_port")
+    address = haproxy.stats_address(c.model, t.node)
+    if address != t.node.node_ip:  # off the network unless haproxy_stats_bind asks for the node IP
+        assert not t.host.socket(f"tcp://{t.node.node_ip}:{port}").is_listening, f"stats page on {t.node.node_ip}:{port}"
     # The password stays on the node: read from its 0600 env file there.
     stats = t.run(
         '. /etc/haproxy/stats.env && curl -s --max-time 5 -u "admin:$HAPROXY_STATS_PASSWORD" '
-        f"'http://{t.node.node_ip}:{port}/stats;csv'"
+        f"'http://{address}:{port}/stats;csv'"
     )
     rows = {
         line.split(",")[1]: line.split(",")[17]
@@ -192,9 +211,59 @@ def etcd_members_are_the_control_planes(c: Cluster) -> None:
         assert '"health":"true"' in health.stdout.replace(" ", ""), f"etcd on {cp.node_name} unhealthy: {health.stdout.strip() or health.stderr.strip()}"
 
 
+PROBE = "kubeadm-pyinfra-encryption-probe"
+PROBE_VALUE = "plaintext-kubeadm-pyinfra-probe"
+
+
+def secrets_encrypted_in_etcd(c: Cluster) -> None:
+    """A Secret read straight from etcd is stored encrypted (k8s:enc:secretbox:v1:...), not in plain text.
+
+    A probe Secret is created with kubectl on a control plane, read from etcd's v3 JSON gateway
+    (POST /v3/kv/range, base64 key and value) with kubeadm's healthcheck client certificate, and deleted.
+    """
+    asker = c.first
+    kubectl = "kubectl --kubeconfig /etc/kubernetes/admin.conf -n default"
+    secret = {
+        "apiVersion": "v1", "kind": "Secret", "metadata": {"name": PROBE, "namespace": "default"},
+        "data": {"probe": base64.b64encode(PROBE_VALUE.encode()).decode()},
+    }
+    created = asker.run(f"printf '%s' {shlex.quote(json.dumps(secret))} | {kubectl} apply -f -")
+    assert created.rc == 0, f"cannot create the probe Secret: {created.stderr.strip()}"
+    try:
+        key = base64.b64encode(f"/registry/secrets/default/{PROBE}".encode()).decode()
+        body = shlex.quote(json.dumps({"key": key}))
+        out = asker.run(f"{ETCD_CLIENT} -X POST -d {body} https://127.0.0.1:2379/v3/kv/range")
+        assert out.rc == 0 and out.stdout.strip(), f"etcd range failed on {asker.node.name}: {out.stderr.strip()}"
+        kvs = json.loads(out.stdout).get("kvs", [])
+        assert kvs, f"the probe Secret is not in etcd at /registry/secrets/default/{PROBE}"
+        stored = base64.b64decode(kvs[0]["value"])
+        assert stored.startswith(b"k8s:enc:"), f"Secrets are stored in plain text in etcd: {stored[:40]!r}..."
+        assert stored.startswith(b"k8s:enc:secretbox:v1:"), f"Secrets encrypted with another provider: {stored[:30]!r}"
+        assert PROBE_VALUE.encode() not in stored and secret["data"]["probe"].encode() not in stored
+    finally:
+        asker.run(f"{kubectl} delete secret {PROBE} --ignore-not-found")
+
+
+def control_planes_encrypt_and_audit(c: Cluster) -> None:
+    """Every control plane: the encryption config and audit policy 0600 in 0700 folders; an audit log written."""
+    for cp in c.model.control_planes:
+        t = c.targets[cp.name]
+        if not t.reachable:  # a node that is down is reported once, by node_up
+            continue
+        for path in (control_plane.ENCRYPTION_CONFIG, control_plane.AUDIT_POLICY):
+            assert mode_of(t, path) == "600", f"{cp.name}: {path} has mode {mode_of(t, path) or 'missing'}, expected 600"
+            folder = path.rsplit("/", 1)[0]
+            assert mode_of(t, folder) == "700", f"{cp.name}: {folder} has mode {mode_of(t, folder)}, expected 700"
+        log = t.run(f"test -s {control_plane.AUDIT_LOG} && tail -n 1 {control_plane.AUDIT_LOG}")
+        assert log.rc == 0, f"{cp.name}: no API audit log at {control_plane.AUDIT_LOG}"
+        assert json.loads(log.stdout).get("kind") == "Event", f"{cp.name}: the audit log holds no audit Event"
+
+
 CLUSTER_CHECKS: list[Callable[[Cluster], None]] = [
     every_host_registered,
     etcd_members_are_the_control_planes,
+    secrets_encrypted_in_etcd,
+    control_planes_encrypt_and_audit,
     calico_applied_with_pod_cidr,
     nodes_ready,
     calico_pods_running,
