@@ -11,6 +11,7 @@ import ipaddress
 import json
 import re
 import shlex
+import time
 from typing import Callable
 
 
@@ -167,19 +168,48 @@ def calico_applied_with_pod_cidr(c: Cluster) -> None:
     assert cidrs == [c.model.pod_cidr], f"Calico IP pools {cidrs}, expected [{c.model.pod_cidr}]"
 
 
+SETTLE_SECONDS = 180  # a cluster just deployed: calico-node starts and nodes turn Ready within this
+
+
+def settled(check: Callable[[], None], timeout: float = SETTLE_SECONDS) -> None:
+    """Run CHECK until it passes or TIMEOUT seconds have gone by (then its last failure stands)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            check()
+            return
+        except AssertionError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(3)
+
+
+def _answering(c: Cluster) -> set[str]:
+    """Node names of the hosts that answer (a node that is down is reported once, by node_up)."""
+    return {n.node_name for n in c.model.nodes if c.targets[n.name].reachable}
+
+
 def nodes_ready(c: Cluster) -> None:
-    items = json.loads(c.kubectl("get nodes -o json").stdout)["items"]
-    not_ready = [
-        i["metadata"]["name"] for i in items
-        if not any(x["type"] == "Ready" and x["status"] == "True" for x in i["status"]["conditions"])
-    ]
-    assert not not_ready, f"nodes not Ready: {not_ready}"
+    def check() -> None:
+        items = json.loads(c.kubectl("get nodes -o json").stdout)["items"]
+        not_ready = [
+            i["metadata"]["name"] for i in items
+            if i["metadata"]["name"] in _answering(c)
+            and not any(x["type"] == "Ready" and x["status"] == "True" for x in i["status"]["conditions"])
+        ]
+        assert not not_ready, f"nodes not Ready: {not_ready}"
+
+    settled(check)
 
 
 def calico_pods_running(c: Cluster) -> None:
-    items = json.loads(c.kubectl("get pods -A -l k8s-app=calico-node -o json").stdout)["items"]
-    running = [i for i in items if i["status"].get("phase") == "Running"]
-    assert len(running) == len(c.model.nodes), f"calico-node Running on {len(running)}/{len(c.model.nodes)} nodes"
+    def check() -> None:
+        items = json.loads(c.kubectl("get pods -A -l k8s-app=calico-node -o json").stdout)["items"]
+        running = {i["spec"].get("nodeName") for i in items if i["status"].get("phase") == "Running"}
+        missing = sorted(_answering(c) - running)
+        assert not missing, f"calico-node not Running on {missing}"
+
+    settled(check)
 
 
 ETCD_CLIENT = (
