@@ -301,6 +301,7 @@ def distro_package_removed(node_ip: str, package: str) -> Iterator[str]:
 
 
 KUBEADM_LOCK = "/run/lock/kubeadm-pyinfra.lock"
+ETCD_DATA = "/var/lib/etcd"  # kubeadm's default etcd.local.dataDir
 
 
 def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftovers: str) -> str:
@@ -318,7 +319,9 @@ def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftover
         f"if [ -f {done} ]; then exit 0; fi",
         f"if {done_check}; then touch {done}; exit 0; fi",
         f"if {leftovers}; then echo 'kubeadm-pyinfra: a half-done kubeadm run left files behind:"
-        f" kubeadm reset -f, then again' | tee -a {log} >&2; kubeadm reset -f >>{log} 2>&1; fi",
+        f" kubeadm reset -f, then again' | tee -a {log} >&2; kubeadm reset -f >>{log} 2>&1;"
+        # reset empties etcd's data directory only when it finds etcd's manifest; a half-done run may not have one
+        f" find {ETCD_DATA} -mindepth 1 -delete 2>/dev/null; fi",
         f"{command} >>{log} 2>&1 || {{ tail -n 30 {log} >&2; exit 1; }}",
         f"touch {done}",
     ])
