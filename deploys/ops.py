@@ -309,6 +309,7 @@ KUBEADM_LOCK = "/run/lock/kubeadm-pyinfra.lock"
 # Written 0644 by kubeadm init/join (cmd/kubeadm/app/phases/kubelet/config.go, writeConfigBytesToDisk);
 # the CIS Kubernetes Benchmark 4.1.9 asks 600 (aquasecurity/kube-bench cfg/cis-1.12/node.yaml).
 KUBELET_CONFIG = "/var/lib/kubelet/config.yaml"
+ETCD_DATA = "/var/lib/etcd"  # kubeadm's default etcd.local.dataDir
 
 
 def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftovers: str) -> str:
@@ -326,7 +327,9 @@ def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftover
         f"if [ -f {done} ]; then exit 0; fi",
         f"if {done_check}; then touch {done}; exit 0; fi",
         f"if {leftovers}; then echo 'kubeadm-pyinfra: a half-done kubeadm run left files behind:"
-        f" kubeadm reset -f, then again' | tee -a {log} >&2; kubeadm reset -f >>{log} 2>&1; fi",
+        f" kubeadm reset -f, then again' | tee -a {log} >&2; kubeadm reset -f >>{log} 2>&1;"
+        # reset empties etcd's data directory only when it finds etcd's manifest; a half-done run may not have one
+        f" find {ETCD_DATA} -mindepth 1 -delete 2>/dev/null; fi",
         f"{command} >>{log} 2>&1 || {{ tail -n 30 {log} >&2; exit 1; }}",
         # The kubelet's config at CIS 4.1.9 permissions.
         f"if [ -f {KUBELET_CONFIG} ]; then chmod 600 {KUBELET_CONFIG}; fi",

@@ -13,6 +13,7 @@ from pyinfra.api import StringCommand, deploy
 from deploys import ops, schema
 from deploys.control_plane import AUDIT_DIR, ENCRYPTION_DIR
 from deploys.facts import ADDONS, DONE
+from deploys.ops import ETCD_DATA
 from deploys.model import Cluster
 from deploys.schema import Key
 
@@ -53,6 +54,8 @@ def node_script() -> str:
         # The whole cluster goes: no etcd member removal (it would wait for a quorum that is going away).
         f"if command -v kubeadm >/dev/null; then kubeadm reset -f --skip-phases=remove-etcd-member"
         f" >>{RESET_LOG} 2>&1 || {{ tail -n 20 {RESET_LOG} >&2; exit 1; }}; fi",
+        # kubeadm empties the etcd data directory in the phase skipped above (phases/reset/removeetcdmember.go)
+        f"find {ETCD_DATA} -mindepth 1 -delete 2>/dev/null || true",
         "for unit in keepalived haproxy; do systemctl disable --now $unit 2>/dev/null || true; done",
         "rm -rf " + " ".join(OURS + CNI_LEFTOVERS),
         *(f"ip link delete {link} 2>/dev/null || true" for link in CNI_LINKS),

@@ -80,6 +80,7 @@ def test_half_done_init_is_reset_and_run_again(tmp_path) -> None:
     script = ops.kubeadm_script(
         "kubeadm-init", "kubeadm init --config x", str(tmp_path / "init.log"), "false", f"[ -e {leftovers} ]"
     ).replace(ops.DONE, str(tmp_path / "done")).replace(ops.KUBEADM_LOCK, str(tmp_path / "lock"))
+    script = script.replace(ops.ETCD_DATA, str(tmp_path / "etcd"))
     env = {"PATH": f"{bin_dir}:/usr/bin:/bin"}
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env=env)
     assert result.returncode == 0, result.stderr
@@ -100,6 +101,7 @@ def test_failed_init_records_nothing(tmp_path) -> None:
     (bin_dir / "kubeadm").chmod(0o755)
     script = ops.kubeadm_script("kubeadm-init", "kubeadm init", str(tmp_path / "init.log"), "false", "false")
     script = script.replace(ops.DONE, str(tmp_path / "done")).replace(ops.KUBEADM_LOCK, str(tmp_path / "lock"))
+    script = script.replace(ops.ETCD_DATA, str(tmp_path / "etcd"))
     result = subprocess.run(["sh", "-c", script], capture_output=True, text=True, env={"PATH": f"{bin_dir}:/usr/bin:/bin"})
     assert result.returncode == 1 and "Port 6443 is in use" in result.stderr
     assert not (tmp_path / "done" / "kubeadm-init.done").exists()
