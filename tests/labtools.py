@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 
 import pytest
 
@@ -38,3 +39,19 @@ def changed(output: str) -> int:
     row = [line for line in output.splitlines() if "Grand total" in line][-1]
     success = row.split()[3]
     return 0 if success == "-" else int(success)
+
+
+def verify(*extra: str) -> tuple[int, str]:
+    """Run the verification suite against the lab; (exit code, output)."""
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/verify", "--inventory", "inventories/lab.py", "-q",
+         "-p", "no:cacheprovider", "-n", "4", "-rs", *extra],
+        cwd=config.REPO, capture_output=True, text=True, timeout=600,
+    )
+    return res.returncode, res.stdout + res.stderr
+
+
+def assert_verified() -> None:
+    """Fail the test with its output unless the verification suite passes on the lab."""
+    code, out = verify()
+    assert code == 0, out[-5000:]

@@ -10,7 +10,6 @@ import os
 import re
 import signal
 import subprocess
-import sys
 import time
 
 import pytest
@@ -18,7 +17,7 @@ import pytest
 from lab import config, core, state
 from lab.sshconf import ssh
 from tests.drills.conftest import FIGURES
-from tests.labtools import REQUIRES_LAB, changed, deploy, on
+from tests.labtools import REQUIRES_LAB, assert_verified, changed, deploy, on, verify
 
 pytestmark = REQUIRES_LAB
 VIP = "10.77.0.100"
@@ -47,21 +46,6 @@ def deploy_killed_at(marker: str, delay: float) -> None:
     proc.wait(timeout=60)
     assert any(marker in line for line in seen), "".join(seen)[-4000:]
     figure(f"deploy killed {delay:.1f}s after: {marker}")
-
-
-def verify(*extra: str) -> tuple[int, str]:
-    """Run the verification suite against the lab; (exit code, output)."""
-    res = subprocess.run(
-        [sys.executable, "-m", "pytest", "tests/verify", "--inventory", "inventories/lab.py", "-q",
-         "-p", "no:cacheprovider", "-n", "4", "-rs", *extra],
-        cwd=config.REPO, capture_output=True, text=True, timeout=600,
-    )
-    return res.returncode, res.stdout + res.stderr
-
-
-def assert_verified() -> None:
-    code, out = verify()
-    assert code == 0, out[-5000:]
 
 
 def failing(out: str) -> dict[str, set[str]]:

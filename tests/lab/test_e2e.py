@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lab import config, core, procs, state
-from tests.labtools import REQUIRES_LAB, changed, deploy, on
+from tests.labtools import REQUIRES_LAB, assert_verified, changed, deploy, on
 
 pytestmark = REQUIRES_LAB
 ADMIN = "--kubeconfig /etc/kubernetes/admin.conf"
@@ -29,7 +29,7 @@ def clean_lab():  # type: ignore[no-untyped-def]
 
 @pytest.mark.parametrize(("topology", "os_name"), [("1+4", "debian13"), ("3+3", "debian12")])
 def test_cluster_in_lab(topology: str, os_name: str) -> None:
-    """One shape on each Debian release the deploy supports."""
+    """One shape on each Debian release the deploy supports: deployed, re-run with 0 changes, verified, grown."""
     core.down()
     core.up(topology, os_name=os_name)
     lab = state.load()
@@ -44,6 +44,7 @@ def test_cluster_in_lab(topology: str, os_name: str) -> None:
         assert on("lab-w1", "curl -sk https://10.77.0.100:16443/healthz") == "ok"
     installation = on(first_cp, f"kubectl {ADMIN} get installations -o yaml")
     assert "cidr: 10.244.0.0/16" in installation
+    assert_verified()  # the whole verification suite, its etcd checks included, on this Debian release
 
     before = {n.name: n.pid for n in lab.nodes}
     core.up(topology, workers=lab.workers + 1, os_name=os_name)
