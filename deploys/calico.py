@@ -73,54 +73,60 @@ def installation(cluster: Cluster) -> str:
 def install(cluster: Cluster) -> None:
     """Ensure Calico's CRDs, the tigera-operator and the Installation are applied, from the first control plane."""
     node = cluster.node(host.name)
-    first = ops.only(node.name == cluster.first_control_plane.name)
+    first = node.name == cluster.first_control_plane.name
     version = cluster.setting("calico_version")
     if separate_crds(version):  # cluster-wide: the same operations on every host
         crds_path = f"{ADDONS}/calico-crds-{version}.yaml"
-        ops.download(
+        ops.on(
+        first,
+        ops.download,
             name=f"Calico {version} CRDs manifest",
             node_ip=node.node_ip,
             url=manifest_url(cluster, "calico_crds_manifest_url"),
             dest=crds_path,
-            _if=first,
-        )
-        ops.kubectl_apply(
+    )
+        ops.on(
+        first,
+        ops.kubectl_apply,
             name="Calico CRDs applied",
             node_ip=node.node_ip,
             path=crds_path,
             stamp=f"calico-crds-{version}",
             server_side=True,
-            _if=first,
-        )
+    )
     operator_path = f"{ADDONS}/tigera-operator-{version}.yaml"
-    ops.download(
+    ops.on(
+        first,
+        ops.download,
         name=f"tigera-operator {version} manifest",
         node_ip=node.node_ip,
         url=manifest_url(cluster),
         dest=operator_path,
-        _if=first,
     )
-    ops.kubectl_apply(
+    ops.on(
+        first,
+        ops.kubectl_apply,
         name="tigera-operator applied",
         node_ip=node.node_ip,
         path=operator_path,
         stamp=f"tigera-operator-{version}",
         server_side=True,
         wait_crds=CRDS,
-        _if=first,
     )
     content = installation(cluster)
-    ops.file(
+    ops.on(
+        first,
+        ops.file,
         name="Calico Installation resource",
         node_ip=node.node_ip,
         dest=f"{ADDONS}/calico-installation.yaml",
         content=content,
-        _if=first,
     )
-    ops.kubectl_apply(
+    ops.on(
+        first,
+        ops.kubectl_apply,
         name="Calico Installation applied",
         node_ip=node.node_ip,
         path=f"{ADDONS}/calico-installation.yaml",
         stamp="calico-installation-" + hashlib.sha256(content.encode()).hexdigest()[:12],
-        _if=first,
     )

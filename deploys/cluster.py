@@ -1,8 +1,9 @@
 """Entry point: `pyinfra INVENTORY deploys/cluster.py` builds a kubeadm cluster.
 
 Builds and validates the cluster model, then runs every component on every host,
-in order; each operation is gated to the hosts it concerns, so cross-host order
-holds (kubeadm init before any join, joins before Calico).
+in order. Role and topology gates are decided while planning (`ops.on`): every host
+calls the same operations, so cross-host order holds (kubeadm init before any join,
+joins before Calico), and `--dry` names only the hosts each operation concerns.
 """
 
 from __future__ import annotations

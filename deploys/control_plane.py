@@ -104,36 +104,39 @@ def encryption_config(cluster: Cluster) -> str:
 def init(cluster: Cluster) -> None:
     """Ensure the cluster exists: API server encryption and audit files, the kubeadm config, `kubeadm init` once."""
     node = cluster.node(host.name)
-    first = ops.only(node.name == cluster.first_control_plane.name)
-    control_plane = ops.only(node.is_control_plane)
+    first = node.name == cluster.first_control_plane.name
+    control_plane = node.is_control_plane
     # Before init and before any control plane joins: the API server starts with them.
-    ops.file(
+    ops.on(
+        control_plane,
+        ops.file,
         name="API server Secrets encryption config (0600)",
         node_ip=node.node_ip,
         dest=ENCRYPTION_CONFIG,
         content=encryption_config(cluster),
         mode="600",
         dir_mode="700",
-        _if=control_plane,
     )
-    ops.file(
+    ops.on(
+        control_plane,
+        ops.file,
         name="API server audit policy (0600)",
         node_ip=node.node_ip,
         dest=AUDIT_POLICY,
         content=render("control_plane/audit-policy.yaml"),
         mode="600",
         dir_mode="700",
-        _if=control_plane,
     )
-    ops.file(
+    ops.on(
+        first,
+        ops.file,
         name="kubeadm configuration",
         node_ip=node.node_ip,
         dest=KUBEADM_CONFIG,
         content=lambda: kubeadm_config(cluster, node),
         mode="600",
-        _if=first,
     )
-    _kubeadm_init(name="kubeadm init (once per cluster)", node_ip=node.node_ip, _if=first)
+    ops.on(first, _kubeadm_init, name="kubeadm init (once per cluster)", node_ip=node.node_ip)
 
 
 @operation()

@@ -33,39 +33,44 @@ def stats_address(cluster: Cluster, node: Node) -> str:
 def install(cluster: Cluster) -> None:
     """Ensure HAProxy balances the API servers with /healthz checks, on control planes with keepalived."""
     node = cluster.node(host.name)
-    here = ops.only(node.is_control_plane and cluster.keepalived)
-    ops.packages(name="HAProxy installed", node_ip=node.node_ip, wanted={"haproxy": None}, _if=here)
+    here = node.is_control_plane and cluster.keepalived
+    ops.on(here, ops.packages, name="HAProxy installed", node_ip=node.node_ip, wanted={"haproxy": None})
     password = cluster.secrets.get("haproxy_stats_password", "")
-    env = ops.file(
+    env = ops.on(
+        here,
+        ops.file,
         name="HAProxy stats credentials (0600)",
         node_ip=node.node_ip,
         dest=STATS_ENV,
         content=f"HAPROXY_STATS_PASSWORD={password}\n",
         mode="600",
-        _if=here,
     )
-    drop_in = ops.file(
+    drop_in = ops.on(
+        here,
+        ops.file,
         name="HAProxy reads its stats credentials",
         node_ip=node.node_ip,
         dest=DROP_IN,
         content=f"[Service]\nEnvironmentFile={STATS_ENV}\n",
-        _if=here,
     )
-    config = ops.file(
+    config = ops.on(
+        here,
+        ops.file,
         name="HAProxy configuration",
         node_ip=node.node_ip,
         dest=CONFIG,
         content=lambda: render(
             "haproxy/haproxy.cfg.j2", cluster=cluster, stats_address=stats_address(cluster, node), stats_env=STATS_ENV
         ),
-        _if=here,
     )
-    ops.restart(
+    ops.on(
+        here,
+        ops.restart,
         name="HAProxy restarted (configuration changed)",
         node_ip=node.node_ip,
         service_name="haproxy",
         check=CHECK,
         daemon_reload=True,
-        _if=[here, lambda: ops.changed([env, drop_in, config])],
+        _if=lambda: ops.changed([env, drop_in, config]),
     )
-    ops.service(name="HAProxy enabled and running", node_ip=node.node_ip, service_name="haproxy", _if=here)
+    ops.on(here, ops.service, name="HAProxy enabled and running", node_ip=node.node_ip, service_name="haproxy")

@@ -46,13 +46,14 @@ def join(cluster: Cluster) -> None:
     """Ensure every node is part of the cluster: control planes one at a time, then workers."""
     node = cluster.node(host.name)
     first = cluster.first_control_plane
-    _kubeadm_join(
+    ops.on(
+        node.is_control_plane and node.name != first.name,
+        _kubeadm_join,
         name="Control plane joins (one at a time)",
         cluster=cluster,
-        _if=ops.only(node.is_control_plane and node.name != first.name),
         _serial=True,
     )
-    _kubeadm_join(name="Worker joins", cluster=cluster, _if=ops.only(not node.is_control_plane))
+    ops.on(not node.is_control_plane, _kubeadm_join, name="Worker joins", cluster=cluster)
 
 
 @operation()

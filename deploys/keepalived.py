@@ -34,31 +34,35 @@ def priority(node: Node) -> int:
 def install(cluster: Cluster) -> None:
     """Ensure keepalived holds the VIP on the best control plane whose HAProxy is active."""
     node = cluster.node(host.name)
-    here = ops.only(node.is_control_plane and cluster.keepalived)
-    ops.packages(name="keepalived installed", node_ip=node.node_ip, wanted={"keepalived": None}, _if=here)
-    auth = ops.file(
+    here = node.is_control_plane and cluster.keepalived
+    ops.on(here, ops.packages, name="keepalived installed", node_ip=node.node_ip, wanted={"keepalived": None})
+    auth = ops.on(
+        here,
+        ops.file,
         name="VRRP authentication (0600)",
         node_ip=node.node_ip,
         dest=AUTH,
         content=f"auth_type PASS\nauth_pass {cluster.secrets.get('keepalived_auth_pass', '')}\n",
         mode="600",
-        _if=here,
     )
-    config = ops.file(
+    config = ops.on(
+        here,
+        ops.file,
         name="keepalived configuration",
         node_ip=node.node_ip,
         dest=CONFIG,
         content=lambda: config_text(cluster, node),
-        _if=here,
     )
-    ops.restart(
+    ops.on(
+        here,
+        ops.restart,
         name="keepalived restarted (configuration changed)",
         node_ip=node.node_ip,
         service_name="keepalived",
         check=CHECK,
-        _if=[here, lambda: ops.changed([auth, config])],
+        _if=lambda: ops.changed([auth, config]),
     )
-    ops.service(name="keepalived enabled and running", node_ip=node.node_ip, service_name="keepalived", _if=here)
+    ops.on(here, ops.service, name="keepalived enabled and running", node_ip=node.node_ip, service_name="keepalived")
 
 
 def config_text(cluster: Cluster, node: Node) -> str:

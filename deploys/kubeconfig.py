@@ -17,10 +17,11 @@ DEFAULTS = schema.defaults(KEYS)
 def fetch(cluster: Cluster) -> None:
     """Ensure the operator has the admin kubeconfig (0600), its server the control-plane endpoint."""
     node = cluster.node(host.name)
-    ops.fetch_private(
+    ops.on(
+        node.name == cluster.first_control_plane.name,
+        ops.fetch_private,
         name=f"Admin kubeconfig -> {cluster.kubeconfig_path}",
         node_ip=node.node_ip,
         src="/etc/kubernetes/admin.conf",
         dest=cluster.kubeconfig_path,
-        _if=ops.only(node.name == cluster.first_control_plane.name),
     )

@@ -11,7 +11,7 @@ import io
 import os
 import shlex
 from pathlib import Path
-from typing import Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from pyinfra import host
 from pyinfra.api import FileDownloadCommand, FileUploadCommand, StringCommand, operation
@@ -264,6 +264,7 @@ def fetch_private(node_ip: str, src: str, dest: str) -> Iterator[object]:
     if remote is None:
         if _executing():
             raise OperationError(f"{src} does not exist on {host.name}")
+        yield FileDownloadCommand(src, dest)  # planned: an earlier operation of this run makes it
         return
     path = Path(dest)
     if path.exists() and hashlib.sha1(path.read_bytes()).hexdigest() == remote[1]:
@@ -282,9 +283,21 @@ def fail(message: str) -> StringCommand:
     return StringCommand("echo", q(f"error: {message}"), ">&2;", "exit", "1")
 
 
-def only(flag: bool) -> Callable[[], bool]:
-    """An `_if` condition fixed when the deploy is planned (a role), checked at execution."""
-    return lambda: flag
+def on(here: bool, operation_: Callable[..., OperationMeta], **arguments: Any) -> OperationMeta:
+    """Call OPERATION_ on this host when HERE (a role or the topology, decided while planning).
+
+    Elsewhere an operation of the same name that does nothing is called instead, from this same
+    line: every host still has an operation at this point of its list, so pyinfra orders it
+    alike everywhere (its order is per host, tie-broken by call-stack lines), and a dry run
+    names only the hosts the operation concerns. Execution-time conditions stay in `_if`.
+    """
+    return (operation_ if here else not_here)(**arguments)
+
+
+@operation()
+def not_here(**_: Any) -> Iterator[str]:
+    """Nothing to ensure: this host's role is not concerned by the operation of this name."""
+    yield from ()
 
 
 def masked(value: str) -> HiddenValue:

@@ -76,8 +76,9 @@ def teardown(cluster: Cluster) -> None:
         node_ip=node.node_ip,
         command=StringCommand(node_script()),
     )
-    ops.local_file_removed(
+    ops.on(
+        node.name == cluster.first_control_plane.name,
+        ops.local_file_removed,
         name=f"Admin kubeconfig {cluster.kubeconfig_path} removed",
         path=cluster.kubeconfig_path,
-        _if=ops.only(node.name == cluster.first_control_plane.name),
     )
