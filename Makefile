@@ -14,7 +14,7 @@ APT_INSTALL = apt-get install -y -q --no-install-recommends
 VAGRANT ?= vagrant
 VAGRANT_PROVIDER ?=
 
-.PHONY: help venv deps test-deps vagrant-deps lab deploy lab-down verify test test-fast bench \
+.PHONY: help venv deps test-deps vagrant-deps lab deploy lab-down verify drills test test-fast bench \
         vagrant-up vagrant-deploy vagrant-verify vagrant-down
 
 help:
@@ -53,6 +53,10 @@ lab-down: ## stop the lab and remove everything it created
 
 verify: test-deps ## check a running cluster: make verify INVENTORY=inventories/lab.py
 	$(PYTHON) -m pytest tests/verify --inventory $(INVENTORY) -p no:cacheprovider -n 4 -q
+
+drills: test-deps ## drills on any cluster: make drills INVENTORY=FILE [DESTRUCTIVE=1] [UPGRADE_TO=1.37.1]
+	$(PYTHON) -m pytest tests/field --inventory $(INVENTORY) $(if $(DESTRUCTIVE),--destructive) \
+		$(if $(UPGRADE_TO),--upgrade-to $(UPGRADE_TO)) -p no:cacheprovider -s -q -rs
 
 test-fast: test-deps ## tests that need no lab (seconds)
 	$(PYTHON) -m pytest -m 'not lab'

@@ -10,6 +10,7 @@ import os
 import re
 import signal
 import subprocess
+import sys
 import time
 
 import pytest
@@ -133,6 +134,20 @@ def test_control_plane_powered_off(ha_lab: list[str]) -> None:
         core.start_node(holder)
     wait_until(lambda: ssh(holder, "systemctl is-system-running --wait", timeout=120).returncode in (0, 1), 180)
     wait_until(lambda: verify()[0] == 0, timeout=120, step=5)
+
+
+def test_field_drills_run_against_the_lab_inventory(ha_lab: list[str]) -> None:
+    """`make drills INVENTORY=... DESTRUCTIVE=1` (tests/field) works through an inventory alone: the lab's."""
+    res = subprocess.run(
+        [sys.executable, "-m", "pytest", "tests/field", "--inventory", "inventories/lab.py", "--destructive",
+         "-k", "endpoint or vip_failover or control_plane_down", "-s", "-q", "-p", "no:cacheprovider"],
+        cwd=config.REPO, capture_output=True, text=True, timeout=900,
+    )
+    out = res.stdout + res.stderr
+    assert res.returncode == 0 and re.search(r"\b3 passed\b", out), out[-5000:]
+    for line in re.findall(r"^\[field drill\] (.+)$", out, re.M):
+        figure(f"make drills on the lab: {line}")
+    assert_verified()
 
 
 def test_join_after_credentials_expired(ha_lab: list[str]) -> None:

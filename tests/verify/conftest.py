@@ -11,15 +11,6 @@ import pytest
 from tests.verify import targets
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    # testinfra's paramiko backend loads no known_hosts file; the deploy (pyinfra) checks host keys.
-    config.addinivalue_line("filterwarnings", "ignore:Unknown .* host key for:UserWarning")
-
-
-def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--inventory", default=None, help="pyinfra inventory of the cluster to verify")
-
-
 def _cluster(config: pytest.Config) -> targets.Cluster | None:
     path = config.getoption("--inventory")
     if not path:
