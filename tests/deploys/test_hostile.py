@@ -246,19 +246,20 @@ def test_hostile_certificate_names(value: str) -> None:
     check("apiserver_cert_sans", [value])
 
 
-@pytest.mark.parametrize(
-    ("key", "value"),
-    [  # accepted by their grammar, full of characters a shell or a parser would take
-        ("kube_apt_repo_url", f"https://{MARKER}.example/a&b=c+d,e@f~g%20h/v{{minor}}/deb/"),
-        ("containerd_download_url", f"https://{MARKER}.example/x&y=z/v{{version}}/c&d-{{arch}}.tar.gz?a=b&c=d"),
-        ("calico_interface", f"^({MARKER}|eth[0-9]*)$|^b?o[n]d{{1,2}}$"),
-        ("kube_deb_revision", f"1.1+{MARKER}~rc1"),
-        ("secrets_dir", f"{TMP}/{MARKER} $(touch x) `id`; 'q\"/secrets"),
-        ("kubeconfig_path", f"{TMP}/{MARKER} é\u00e9 &/admin.conf"),
-        ("registry_mirror", f"https://{MARKER}.example:5000/a&b/{{registry}}?x=y"),
-        ("apiserver_cert_sans", [f"*.{MARKER}.example"]),
-    ],
-)
+ODD_BUT_VALID = [  # accepted by their grammar, full of characters a shell or a parser would take
+    ("kube_apt_repo_url", f"https://{MARKER}.example/a&b=c+d,e@f~g%20h/v{{minor}}/deb/"),
+    ("containerd_download_url", f"https://{MARKER}.example/x&y=z/v{{version}}/c&d-{{arch}}.tar.gz?a=b&c=d"),
+    ("calico_interface", f"^({MARKER}|eth[0-9]*)$|^b?o[n]d{{1,2}}$"),
+    ("kube_deb_revision", f"1.1+{MARKER}~rc1"),
+    ("secrets_dir", f"{TMP}/{MARKER} $(touch x) `id`; 'q\"/secrets"),
+    ("kubeconfig_path", f"{TMP}/{MARKER} é\u00e9 &/admin.conf"),
+    ("registry_mirror", f"https://{MARKER}.example:5000/a&b/{{registry}}?x=y"),
+    ("apiserver_cert_sans", [f"*.{MARKER}.example"]),
+]
+
+
+# ids name the key only: the values hold a temporary path, and pytest-xdist's workers must collect the same ids
+@pytest.mark.parametrize(("key", "value"), ODD_BUT_VALID, ids=[key for key, _ in ODD_BUT_VALID])
 def test_odd_but_valid_values_are_harmless(key: str, value: Any) -> None:
     assert components.schema()[key].type.problem(value) is None
     check(key, value)
@@ -274,10 +275,10 @@ def test_odd_but_valid_values_are_harmless(key: str, value: Any) -> None:
         ("dns_domain", "cluster.local\nkind: Pod"),
         ("cluster_name", "../../etc"),
         ("calico_registry", "quay.io/\n  flexVolumePath: /"),
-        ("calico_interface", 'eth0"\n  kubernetes: x'),
-        ("kube_apt_repo_url", "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/ /\ndeb http://evil/ /"),
-        ("containerd_download_url", "https://x/{version.__class__.__mro__}"),
-        ("registry_mirror", 'https://m/"]\n[host."https://evil'),
+    ("calico_interface", 'eth0"\n  kubernetes: x'),
+    ("kube_apt_repo_url", "https://pkgs.k8s.io/core:/stable:/v{minor}/deb/ /\ndeb http://evil/ /"),
+    ("containerd_download_url", "https://x/{version.__class__.__mro__}"),
+    ("registry_mirror", 'https://m/"]\n[host."https://evil'),
         ("node_name", "cp0; reboot"),
         ("kube_version", "١.٣٧.١"),
     ],
