@@ -3,9 +3,15 @@
 Every validation error of the project lives here. The model is built before any
 host is contacted (see `check_before_connect`) and again, from the same inputs,
 by `deploys/cluster.py`; deploy modules read only the model. Every key's type is
-declared beside its default (`deploys.schema.Key`), and every value is checked
+declared beside its default (`deploys.schema.Key`), and every value is parsed
 against it before anything else: no value reaches a shell, a template or a local
 path unchecked, and a key nobody declared is a typo.
+
+`build` reads the inventory (`Source`, checked by `SOURCE_RULES`), parses every value
+to its type (`parse` -> `Parsed`, checked by `NODE_RULES`), then runs `CLUSTER_RULES`
+on the typed values. A rule is a small function that takes one of those and returns
+its problems (each naming the host or key); all problems of a step are reported
+together. Rules shared with cloud/ and interop/ live in `deploys.rules`.
 """
 
 from __future__ import annotations
