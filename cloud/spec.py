@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud import CloudError
+from deploys import rules
 
 # Tags: every resource carries TAG_CLUSTER; `down` deletes exactly what carries it.
 TAG_CLUSTER = "kubeadm-pyinfra:cluster"
@@ -214,7 +215,7 @@ def topology(value: str) -> Topology:
     if not match:
         raise CloudError(f"topology {value!r} is invalid: expected CONTROL_PLANES+WORKERS, e.g. '1+4' or '3+3'")
     cps, workers = int(match.group(1)), int(match.group(2))
-    if cps % 2 == 0 or cps > 7:
+    if not rules.odd_control_plane_count(cps) or cps > 7:
         raise CloudError(f"topology {value!r}: stacked etcd needs an odd number of control planes (1, 3, 5, 7)")
     if cps + workers > 20:
         raise CloudError(f"topology {value!r}: at most 20 instances")

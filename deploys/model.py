@@ -3,9 +3,15 @@
 Every validation error of the project lives here. The model is built before any
 host is contacted (see `check_before_connect`) and again, from the same inputs,
 by `deploys/cluster.py`; deploy modules read only the model. Every key's type is
-declared beside its default (`deploys.schema.Key`), and every value is checked
+declared beside its default (`deploys.schema.Key`), and every value is parsed
 against it before anything else: no value reaches a shell, a template or a local
 path unchecked, and a key nobody declared is a typo.
+
+`build` reads the inventory (`Source`, checked by `SOURCE_RULES`), parses every value
+to its type (`parse` -> `Parsed`, checked by `NODE_RULES`), then runs `CLUSTER_RULES`
+on the typed values. A rule is a small function that takes one of those and returns
+its problems (each naming the host or key); all problems of a step are reported
+together. Rules shared with cloud/ and interop/ live in `deploys.rules`.
 """
 
 from __future__ import annotations
@@ -19,7 +25,7 @@ from typing import Any, Callable, Iterable, Mapping, NoReturn
 
 from pyinfra.api.exceptions import PyinfraError
 
-from deploys import credentials, schema
+from deploys import credentials, rules, schema
 from deploys.schema import HOST, Key
 
 CONTROL_PLANE_GROUP = "control_plane"
@@ -239,30 +245,34 @@ def key_table(defaults: Mapping[str, Any]) -> dict[str, Key]:
 def build(inventory: Any, defaults: Mapping[str, Any], *, write_secrets: bool = True) -> Cluster:
     """Build and validate the cluster model from a pyinfra inventory and merged defaults.
 
-    Nothing is written (the secrets file included) until the whole model is valid.
+    Three steps, each reporting all its problems together: the inventory's groups and keys
+    (`SOURCE_RULES`), every value parsed to its declared type (`parse`; then `NODE_RULES` on the
+    nodes that parsed), and the cluster's rules on the typed values (`CLUSTER_RULES`). Each step
+    runs only on what the one before accepted. Nothing is written (the secrets file included)
+    until the whole model is valid.
     """
-    keys = key_table(defaults)
-    errors: list[str] = []
-    hosts = _hosts_by_role(inventory, errors)
-    _check_unknown_keys(inventory, keys, errors)
-    if not any(role == CONTROL_PLANE_GROUP for _, role in hosts):
+    source = Source.read(inventory, key_table(defaults))
+    errors = [error for rule in SOURCE_RULES for error in rule(source)]
+    if not source.control_planes:
         raise ClusterConfigError(_format(errors))
 
-    typed: list[str] = []
-    values = _cluster_values(inventory, hosts, keys, typed)
-    nodes = _nodes(inventory, hosts, keys, typed)
-    errors += typed
-    if typed or not any(n.is_control_plane for n in nodes):
+    parsed, problems = parse(source)
+    problems += [error for rule in NODE_RULES for error in rule(parsed)]
+    errors += problems
+    if problems or not parsed.control_planes:
         raise ClusterConfigError(_format(errors))  # typed values only from here on
 
-    _check_versions(values, errors)
-    network = _check_network(values, nodes, errors)
-    endpoint = _endpoint(values, nodes, network, errors)
+    errors += [error for rule in CLUSTER_RULES for error in rule(parsed)]
     if errors:
         raise ClusterConfigError(_format(errors))
+    return _assemble(parsed, source.keys, write_secrets)
 
-    ha = len([n for n in nodes if n.is_control_plane]) > 1
-    load_balancer = values["api_load_balancer"] if ha else None
+
+def _assemble(parsed: Parsed, keys: Mapping[str, Key], write_secrets: bool) -> Cluster:
+    """The Cluster of valid PARSED values, with its secrets (made and written if WRITE_SECRETS)."""
+    values = parsed.values
+    host, port = endpoint(parsed)
+    load_balancer = values["api_load_balancer"] if parsed.ha else None
     name = values["cluster_name"]
     secrets_dir = os.path.expanduser(values["secrets_dir"] or f"~/.config/kubeadm-pyinfra/{name}")
     kubeconfig = os.path.expanduser(values["kubeconfig_path"] or f"~/.kube/{name}.conf")
@@ -281,14 +291,14 @@ def build(inventory: Any, defaults: Mapping[str, Any], *, write_secrets: bool = 
         service_cidr=values["service_cidr"],
         dns_domain=values["dns_domain"],
         image_repository=values["image_repository"].rstrip("/"),
-        nodes=tuple(nodes),
-        endpoint_host=endpoint[0],
-        endpoint_port=endpoint[1],
+        nodes=parsed.nodes,
+        endpoint_host=host,
+        endpoint_port=port,
         apiserver_port=values["apiserver_port"],
         api_lb_port=values["api_lb_port"],
         load_balancer=load_balancer,
-        vip=values["vip"] if ha else None,
-        node_network=str(network.net),
+        vip=values["vip"] if parsed.ha else None,
+        node_network=str(node_network(parsed).net),
         kubeconfig_path=kubeconfig,
         secrets_dir=secrets_dir,
         control_plane_schedulable=values["control_plane_schedulable"],
@@ -312,6 +322,9 @@ def show(value: Any, limit: int = 60) -> str:
     return f"{text[:limit]}... ({size})"
 
 
+# ------------------------------------------------------------ the inventory as read
+
+
 def _group(inventory: Any, name: str) -> list[Any]:
     try:
         return list(inventory.get_group(name))
@@ -319,41 +332,32 @@ def _group(inventory: Any, name: str) -> list[Any]:
         return []
 
 
-def _hosts_by_role(inventory: Any, errors: list[str]) -> list[tuple[Any, str]]:
-    """Every inventory host with its role; group membership errors are collected."""
-    control_planes = _group(inventory, CONTROL_PLANE_GROUP)
-    workers = _group(inventory, WORKER_GROUP)
-    if not control_planes:
-        errors.append(
-            f"group {CONTROL_PLANE_GROUP!r} is empty: a cluster needs 1 or 3 (an odd number) "
-            "of control planes"
-        )
-    elif len({h.name for h in control_planes}) % 2 == 0:
-        names = ", ".join(sorted({h.name for h in control_planes}))
-        errors.append(
-            f"group {CONTROL_PLANE_GROUP!r} has {len({h.name for h in control_planes})} hosts "
-            f"({names}): stacked etcd needs an odd number (1, 3, 5)"
-        )
-    cp_names = {h.name for h in control_planes}
-    worker_names = {h.name for h in workers}
-    for host in inventory:
-        in_cp, in_w = host.name in cp_names, host.name in worker_names
-        if in_cp and in_w:
-            errors.append(
-                f"host {host.name!r}: in both {CONTROL_PLANE_GROUP!r} and {WORKER_GROUP!r}; "
-                "expected exactly one"
-            )
-        elif not in_cp and not in_w:
-            errors.append(
-                f"host {host.name!r}: in neither {CONTROL_PLANE_GROUP!r} nor {WORKER_GROUP!r}; "
-                "expected exactly one"
-            )
-    unique: dict[str, Any] = {}
-    for host in control_planes:
-        unique.setdefault(host.name, (host, CONTROL_PLANE_GROUP))
-    for host in workers:
-        unique.setdefault(host.name, (host, WORKER_GROUP))
-    return list(unique.values())
+@dataclass(frozen=True)
+class Source:
+    """The inventory as read, before any value is parsed: its groups and the declared keys."""
+
+    inventory: Any
+    keys: Mapping[str, Key]
+    control_planes: tuple[Any, ...]  # group control_plane's hosts
+    workers: tuple[Any, ...]  # group workers' hosts
+
+    @classmethod
+    def read(cls, inventory: Any, keys: Mapping[str, Key]) -> Source:
+        return cls(inventory, keys, tuple(_group(inventory, CONTROL_PLANE_GROUP)), tuple(_group(inventory, WORKER_GROUP)))
+
+    @property
+    def hosts(self) -> list[tuple[Any, str]]:
+        """Every grouped host once, with its role: control planes first (a host in both is one)."""
+        unique: dict[str, tuple[Any, str]] = {}
+        for host in self.control_planes:
+            unique.setdefault(host.name, (host, CONTROL_PLANE_GROUP))
+        for host in self.workers:
+            unique.setdefault(host.name, (host, WORKER_GROUP))
+        return list(unique.values())
+
+    def origin(self, host: Any, key: str) -> str:
+        """Where HOST's value of KEY comes from, in the user's terms."""
+        return _origin(self.inventory, host, key)
 
 
 def _origin(inventory: Any, host: Any, key: str) -> str:
@@ -378,14 +382,49 @@ def _safe(read: Callable[[], Any]) -> Mapping[str, Any]:
     return data if isinstance(data, Mapping) else {}
 
 
-def _check_unknown_keys(inventory: Any, keys: Mapping[str, Key], errors: list[str]) -> None:
+# Rules on the inventory as read: each takes the Source and returns its problems.
+
+
+def check_control_plane_count(source: Source) -> list[str]:
+    """Group control_plane holds an odd number of hosts (rules.odd_control_plane_count)."""
+    names = sorted({h.name for h in source.control_planes})
+    if not names:
+        return [
+            f"group {CONTROL_PLANE_GROUP!r} is empty: a cluster needs 1 or 3 (an odd number) of control planes"
+        ]
+    if not rules.odd_control_plane_count(len(names)):
+        return [
+            f"group {CONTROL_PLANE_GROUP!r} has {len(names)} hosts ({', '.join(names)}): "
+            "stacked etcd needs an odd number (1, 3, 5)"
+        ]
+    return []
+
+
+def check_group_membership(source: Source) -> list[str]:
+    """Every inventory host is in exactly one of control_plane and workers."""
+    cp_names = {h.name for h in source.control_planes}
+    worker_names = {h.name for h in source.workers}
+    errors: list[str] = []
+    for host in source.inventory:
+        in_cp, in_w = host.name in cp_names, host.name in worker_names
+        if in_cp == in_w:
+            errors.append(
+                f"host {host.name!r}: in {'both' if in_cp else 'neither'} {CONTROL_PLANE_GROUP!r} "
+                f"{'and' if in_cp else 'nor'} {WORKER_GROUP!r}; expected exactly one"
+            )
+    return errors
+
+
+def check_unknown_keys(source: Source) -> list[str]:
     """Every data key is declared here or belongs to pyinfra (schema.FOREIGN_KEYS); else a typo.
 
     A name starting with '_' that is close to none of pyinfra's own ('_sudo'...) is a group data
     file's helper (pyinfra 3.10 keeps every name but '__'-prefixed and imported ones as data).
     """
+    keys = source.keys
     known = [*keys, *schema.FOREIGN_KEYS]
-    for host in inventory:
+    errors: list[str] = []
+    for host in source.inventory:
         for key in sorted(host.data.dict()):
             if key in keys or key in schema.FOREIGN_KEYS:
                 continue
@@ -394,155 +433,172 @@ def _check_unknown_keys(inventory: Any, keys: Mapping[str, Key], errors: list[st
             if key.startswith("_") and not close:
                 continue
             suggestion = f"; did you mean {close[0]!r}?" if close else "; see the README's data reference"
-            origin = _origin(inventory, host, key)
+            origin = source.origin(host, key)
             where = f"host {host.name!r}" if origin == "its entry in the inventory" else origin
             errors.append(f"{where}: unknown key {key!r}{suggestion}")
+    return errors
 
 
-def _cluster_values(
-    inventory: Any, hosts: list[tuple[Any, str]], keys: Mapping[str, Key], errors: list[str]
-) -> dict[str, Any]:
+SOURCE_RULES: tuple[Callable[[Source], list[str]], ...] = (
+    check_control_plane_count,
+    check_group_membership,
+    check_unknown_keys,
+)
+
+
+# ------------------------------------------------------------ parsing: every value typed
+
+
+@dataclass(frozen=True)
+class Parsed:
+    """The inventory's values, each of its declared type: what the node and cluster rules read."""
+
+    values: Mapping[str, Any]  # every cluster-wide key (typed once parsing found no problem)
+    nodes: tuple[Node, ...]  # the hosts whose per-host values parsed
+    named_by: Mapping[str, str] = field(default_factory=dict)  # inventory name -> how its node name was found
+
+    @property
+    def control_planes(self) -> tuple[Node, ...]:
+        return tuple(n for n in self.nodes if n.is_control_plane)
+
+    @property
+    def ha(self) -> bool:
+        """More than one control plane: the API needs a shared endpoint."""
+        return len(self.control_planes) > 1
+
+
+def parse(source: Source) -> tuple[Parsed, list[str]]:
+    """Every cluster-wide and per-host value parsed to its declared type, with the problems found."""
+    hosts = source.hosts
+    values, errors = parse_cluster_values(source, hosts)
+    nodes: list[Node] = []
+    named_by: dict[str, str] = {}
+    counters = {CONTROL_PLANE_GROUP: 0, WORKER_GROUP: 0}
+    for host, role in hosts:
+        parsed = parse_node(source, host, role, counters[role])
+        errors += parsed.errors
+        if parsed.node is not None:
+            nodes.append(parsed.node)
+            named_by[host.name] = parsed.named_by
+            counters[role] += 1
+    return Parsed(values, tuple(nodes), named_by), errors
+
+
+def parse_cluster_values(source: Source, hosts: list[tuple[Any, str]]) -> tuple[dict[str, Any], list[str]]:
     """Cluster-wide keys: typed, and the same value on every host, else an error naming key, host and value."""
     values: dict[str, Any] = {}
-    source: dict[str, Any] = {}
+    first_host: dict[str, Any] = {}
+    errors: list[str] = []
     for host, _role in hosts:
-        for key, spec in keys.items():
+        for key, spec in source.keys.items():
             if spec.scope == HOST:
                 continue
             value = host.data.get(key, spec.default)
-            if key not in source:
-                values[key], source[key] = value, host
+            if key not in first_host:
+                values[key], first_host[key] = value, host
                 problem = spec.type.problem(value)
                 if problem:
                     errors.append(
-                        f"key {key!r} = {show(value)} on host {host.name!r} (from {_origin(inventory, host, key)}): "
+                        f"key {key!r} = {show(value)} on host {host.name!r} (from {source.origin(host, key)}): "
                         f"{problem}"
                     )
             elif value != values[key]:
-                first = source[key]
+                first = first_host[key]
                 errors.append(
                     f"key {key!r}: {show(values[key])} on host {first.name!r} but {show(value)} on host "
-                    f"{host.name!r} (from {_origin(inventory, host, key)}); a cluster-wide key must be the same on "
+                    f"{host.name!r} (from {source.origin(host, key)}); a cluster-wide key must be the same on "
                     "every host: set it once in group data, not per host"
                 )
-    return values
+    return values, errors
+
+
+@dataclass(frozen=True)
+class ParsedNode:
+    """One host's per-host values: its Node if they all parsed, and the problems found."""
+
+    node: Node | None
+    named_by: str = ""
+    errors: tuple[str, ...] = ()
+
+
+def parse_node(source: Source, host: Any, role: str, index: int) -> ParsedNode:
+    """HOST's node: its keepalived_interface, node IP and node name, each typed."""
+    errors: list[str] = []
+    interface = host.data.get("keepalived_interface")
+    problem = source.keys["keepalived_interface"].type.problem(interface)
+    if problem:
+        errors.append(
+            f"host {host.name!r}: key 'keepalived_interface' = {show(interface)} "
+            f"(from {source.origin(host, 'keepalived_interface')}): {problem}"
+        )
+    ip, ip_error = parse_node_ip(source, host)
+    errors += ip_error
+    named, name_error = parse_node_name(source, host, ip) if ip else (None, [])
+    errors += name_error
+    if ip is None or named is None or problem:
+        return ParsedNode(None, errors=tuple(errors))
+    node_name, how = named
+    node = Node(
+        name=host.name, node_name=node_name, role=role, node_ip=ip, index=index, keepalived_interface=interface
+    )
+    return ParsedNode(node, how, tuple(errors))
 
 
 def _address_of(host: Any) -> str:
     return str(host.data.get("ssh_hostname") or host.name)
 
 
-def _unusable(ip: ipaddress.IPv4Address) -> str | None:
-    """Why IP cannot be a node's address, if it cannot."""
-    if ip.is_loopback:
-        return "a loopback address the other nodes cannot reach"
-    if ip.is_unspecified or ip.is_multicast or ip.is_reserved:
-        return "not a unicast host address"
-    return None
-
-
-def _node_ip(inventory: Any, host: Any, keys: Mapping[str, Key], errors: list[str]) -> str | None:
-    """HOST's node IP: its typed node_ip, else its SSH address (refused when unusable)."""
+def parse_node_ip(source: Source, host: Any) -> tuple[str | None, list[str]]:
+    """HOST's node IP: its typed node_ip, else its SSH address (refused when unusable: rules.unusable_address)."""
     explicit = host.data.get("node_ip")
     if explicit is not None:
-        problem = keys["node_ip"].type.problem(explicit)
+        problem = source.keys["node_ip"].type.problem(explicit)
         if problem:
-            errors.append(
-                f"host {host.name!r}: key 'node_ip' = {show(explicit)} (from {_origin(inventory, host, 'node_ip')}): "
+            return None, [
+                f"host {host.name!r}: key 'node_ip' = {show(explicit)} (from {source.origin(host, 'node_ip')}): "
                 f"{problem}"
-            )
-            return None
-        reason = _unusable(ipaddress.IPv4Address(explicit))
+            ]
+        reason = rules.unusable_address(explicit)
         if reason:
-            errors.append(f"host {host.name!r}: node_ip {explicit} is {reason}")
-            return None
-        return str(explicit)
+            return None, [f"host {host.name!r}: node_ip {explicit} is {reason}"]
+        return str(explicit), []
     address = _address_of(host).split("@")[-1]
     if not schema.IPV4.valid(address):
-        errors.append(
+        return None, [
             f"host {host.name!r}: no 'node_ip' set and its SSH address {show(address)} is not an IPv4 "
             "address; set 'node_ip' (the address the cluster uses) in the host's data"
-        )
-        return None
-    reason = _unusable(ipaddress.IPv4Address(address))
+        ]
+    reason = rules.unusable_address(address)
     if reason:
-        errors.append(
+        return None, [
             f"host {host.name!r}: no 'node_ip' set, so it would be its SSH address {address}, {reason}; "
             "set 'node_ip' (the address the cluster uses) in the host's data"
-        )
-        return None
-    return address
+        ]
+    return address, []
 
 
-def _node_name(
-    inventory: Any, host: Any, ip: str, keys: Mapping[str, Key], errors: list[str]
-) -> tuple[str, str] | None:
+def parse_node_name(source: Source, host: Any, ip: str) -> tuple[tuple[str, str] | None, list[str]]:
     """HOST's Kubernetes node name and where it comes from: node_name, else its inventory name lower-cased."""
     explicit = host.data.get("node_name")
     if explicit is not None:
-        problem = keys["node_name"].type.problem(explicit)
+        problem = source.keys["node_name"].type.problem(explicit)
         if problem:
-            errors.append(
+            return None, [
                 f"host {host.name!r}: key 'node_name' = {show(explicit)} "
-                f"(from {_origin(inventory, host, 'node_name')}): {problem}"
-            )
-            return None
-        return explicit, "its node_name"
+                f"(from {source.origin(host, 'node_name')}): {problem}"
+            ]
+        return (explicit, "its node_name"), []
     bare = _bare_name(host.name)
-    if _looks_like_ip(bare):
-        return f"node-{ip.replace('.', '-')}", f"derived from its node_ip, as its inventory name {bare!r} is an address"
+    if rules.is_ip(bare):
+        return (f"node-{ip.replace('.', '-')}", f"derived from its node_ip, as its inventory name {bare!r} is an address"), []
     derived = bare.lower()
     how = "its inventory name" + (" lower-cased, as the kubelet does" if derived != bare else "")
-    if not schema.is_dns_subdomain(derived) or _looks_like_ip(derived):
-        errors.append(
+    if not schema.is_dns_subdomain(derived) or rules.is_ip(derived):
+        return None, [
             f"host {host.name!r}: {how} gives the node name {show(derived)}, which is no DNS-1123 name "
             "(lower-case letters, digits, '-' and '.'); set 'node_name' in the host's data"
-        )
-        return None
-    return derived, how
-
-
-def _nodes(inventory: Any, hosts: list[tuple[Any, str]], keys: Mapping[str, Key], errors: list[str]) -> list[Node]:
-    """Per-host values: node IP (default: the SSH address) and node name, both unique."""
-    nodes: list[Node] = []
-    counters = {CONTROL_PLANE_GROUP: 0, WORKER_GROUP: 0}
-    by_ip: dict[str, str] = {}
-    by_name: dict[str, str] = {}
-    for host, role in hosts:
-        interface = host.data.get("keepalived_interface")
-        problem = keys["keepalived_interface"].type.problem(interface)
-        if problem:
-            errors.append(
-                f"host {host.name!r}: key 'keepalived_interface' = {show(interface)} "
-                f"(from {_origin(inventory, host, 'keepalived_interface')}): {problem}"
-            )
-        ip = _node_ip(inventory, host, keys, errors)
-        named = _node_name(inventory, host, ip, keys, errors) if ip else None
-        if ip is None or named is None or problem:
-            continue
-        node_name, how = named
-        if ip in by_ip:
-            errors.append(
-                f"host {host.name!r}: node_ip {ip} is also used by host {by_ip[ip]!r}; node IPs must be unique"
-            )
-        if node_name in by_name:
-            errors.append(
-                f"host {host.name!r}: node name {node_name!r} ({how}) is also used by host "
-                f"{by_name[node_name]!r}; node names must be unique: set 'node_name'"
-            )
-        by_ip[ip], by_name[node_name] = host.name, node_name
-        nodes.append(
-            Node(
-                name=host.name,
-                node_name=node_name,
-                role=role,
-                node_ip=ip,
-                index=counters[role],
-                keepalived_interface=interface,
-            )
-        )
-        counters[role] += 1
-    return nodes
+        ]
+    return (derived, how), []
 
 
 def _bare_name(name: str) -> str:
@@ -552,23 +608,63 @@ def _bare_name(name: str) -> str:
     return name.split("@")[-1]
 
 
-def _looks_like_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
+# ------------------------------------------------------------ rules on the parsed nodes
 
 
-def _check_versions(values: Mapping[str, Any], errors: list[str]) -> None:
-    """kube_version's minor is supported; the pinned containerd supports it; digests are known."""
-    version = values["kube_version"].lstrip("v")
-    release = RELEASES.get(version.rsplit(".", 1)[0])
-    if release is None:
+def check_unique_node_ips(parsed: Parsed) -> list[str]:
+    """No two hosts share a node IP."""
+    by_ip: dict[str, str] = {}
+    errors: list[str] = []
+    for node in parsed.nodes:
+        if node.node_ip in by_ip:
+            errors.append(
+                f"host {node.name!r}: node_ip {node.node_ip} is also used by host {by_ip[node.node_ip]!r}; "
+                "node IPs must be unique"
+            )
+        by_ip[node.node_ip] = node.name
+    return errors
+
+
+def check_unique_node_names(parsed: Parsed) -> list[str]:
+    """No two hosts share a Kubernetes node name."""
+    by_name: dict[str, str] = {}
+    errors: list[str] = []
+    for node in parsed.nodes:
+        if node.node_name in by_name:
+            how = parsed.named_by.get(node.name, "its node_name")
+            errors.append(
+                f"host {node.name!r}: node name {node.node_name!r} ({how}) is also used by host "
+                f"{by_name[node.node_name]!r}; node names must be unique: set 'node_name'"
+            )
+        by_name[node.node_name] = node.name
+    return errors
+
+
+NODE_RULES: tuple[Callable[[Parsed], list[str]], ...] = (check_unique_node_ips, check_unique_node_names)
+
+
+# ------------------------------------------------------------ rules on the typed cluster values
+
+
+def check_kube_version(parsed: Parsed) -> list[str]:
+    """kube_version's minor is one of RELEASES."""
+    values = parsed.values
+    if _release(values) is None:
         supported = ", ".join(RELEASES)
-        errors.append(
+        return [
             f"key 'kube_version': {values['kube_version']!r} is not supported; supported minor releases: {supported}"
-        )
+        ]
+    return []
+
+
+def _release(values: Mapping[str, Any]) -> Release | None:
+    return RELEASES.get(values["kube_version"].lstrip("v").rsplit(".", 1)[0])
+
+
+def check_pinned_digests(parsed: Parsed) -> list[str]:
+    """Every downloaded artifact's version has a pinned digest, or the data gives one."""
+    values = parsed.values
+    errors: list[str] = []
     for artifact in ARTIFACTS:
         key = f"{artifact}_version"
         if key not in values:
@@ -578,15 +674,24 @@ def _check_versions(values: Mapping[str, Any], errors: list[str]) -> None:
                 f"key '{artifact}_sha256' is required: {artifact} {values[key]} has no pinned digest "
                 "(set the release archive's SHA-256)"
             )
+    return errors
+
+
+def check_containerd_supports_kube(parsed: Parsed) -> list[str]:
+    """The pinned containerd supports kube_version's minor (containerd RELEASES.md), unless allowed."""
+    values = parsed.values
+    release = _release(values)
     containerd = values.get("containerd_version")
     allowed = values.get("allow_unsupported_containerd") is True  # a build RELEASES.md does not list, knowingly
     if release and containerd and not allowed and not _containerd_supported(containerd, release):
+        version = values["kube_version"].lstrip("v")
         lines = ", ".join(f"{v}+" for v in release.containerd)
-        errors.append(
+        return [
             f"key 'containerd_version': {containerd} does not support Kubernetes {version}; "
             f"supported for {version.rsplit('.', 1)[0]}: {lines} (containerd RELEASES.md); "
             "allow_unsupported_containerd = True accepts it"
-        )
+        ]
+    return []
 
 
 def _containerd_supported(version: str, release: Release) -> bool:
@@ -611,90 +716,136 @@ class NodeNetwork:
             return f"node_network {self.net}"
         first = self.derived_from
         return (
-            f"{self.net} (node_network is not set: taken as the /24 around the first control plane "
-            f"{first.name!r}, {first.node_ip}; set 'node_network' to your subnet)"
+            f"{self.net} (node_network is not set: taken as the /{rules.DEFAULT_NODE_PREFIX} around the first "
+            f"control plane {first.name!r}, {first.node_ip}; set 'node_network' to your subnet)"
         )
 
 
-def _check_network(values: Mapping[str, Any], nodes: list[Node], errors: list[str]) -> NodeNetwork:
-    """Pod, service and node networks must not overlap; control planes share one subnet."""
-    pod = ipaddress.IPv4Network(values["pod_cidr"])
-    service = ipaddress.IPv4Network(values["service_cidr"])
-    control_planes = [n for n in nodes if n.is_control_plane]
-    if values["node_network"]:
-        network = NodeNetwork(ipaddress.IPv4Network(values["node_network"]), None)
-    else:
-        first = control_planes[0]
-        network = NodeNetwork(ipaddress.IPv4Network(f"{first.node_ip}/24", strict=False), first)
-    # Only keepalived needs one subnet (the VIP moves between the control planes); an external
-    # load balancer reaches control planes in any subnet (e.g. one per availability zone).
-    shared_subnet = len(control_planes) > 1 and values["api_load_balancer"] == "keepalived"
-    for cp in control_planes if shared_subnet or values["node_network"] else ():
-        if ipaddress.IPv4Address(cp.node_ip) not in network.net:
-            errors.append(
-                f"host {cp.name!r}: node_ip {cp.node_ip} is outside {network}; "
-                "control planes must share one subnet"
-            )
+def node_network(parsed: Parsed) -> NodeNetwork:
+    """node_network, else the default around the first control plane (rules.default_node_network)."""
+    if parsed.values["node_network"]:
+        return NodeNetwork(ipaddress.IPv4Network(parsed.values["node_network"]), None)
+    first = parsed.control_planes[0]
+    return NodeNetwork(rules.default_node_network(first.node_ip), first)
+
+
+def check_control_planes_share_subnet(parsed: Parsed) -> list[str]:
+    """With keepalived (the VIP moves between them) or a node_network, control planes are inside it.
+
+    An external load balancer reaches control planes in any subnet (e.g. one per availability zone).
+    """
+    values = parsed.values
+    network = node_network(parsed)
+    shared_subnet = parsed.ha and values["api_load_balancer"] == "keepalived"
+    if not (shared_subnet or values["node_network"]):
+        return []
+    return [
+        f"host {cp.name!r}: node_ip {cp.node_ip} is outside {network}; control planes must share one subnet"
+        for cp in parsed.control_planes
+        if ipaddress.IPv4Address(cp.node_ip) not in network.net
+    ]
+
+
+def check_pod_and_service_disjoint(parsed: Parsed) -> list[str]:
+    """pod_cidr and service_cidr do not overlap."""
+    pod = ipaddress.IPv4Network(parsed.values["pod_cidr"])
+    service = ipaddress.IPv4Network(parsed.values["service_cidr"])
     if pod.overlaps(service):
-        errors.append(f"keys 'pod_cidr' {pod} and 'service_cidr' {service} overlap; they must be disjoint")
-    for key, net in (("pod_cidr", pod), ("service_cidr", service)):
+        return [f"keys 'pod_cidr' {pod} and 'service_cidr' {service} overlap; they must be disjoint"]
+    return []
+
+
+def check_cluster_networks_clear_of_nodes(parsed: Parsed) -> list[str]:
+    """pod_cidr and service_cidr overlap neither the node network nor any node's IP."""
+    network = node_network(parsed)
+    errors: list[str] = []
+    for key in ("pod_cidr", "service_cidr"):
+        net = ipaddress.IPv4Network(parsed.values[key])
         if net.overlaps(network.net):
             errors.append(f"key {key!r}: {net} overlaps the node network {network}")
-        for node in nodes:
+        for node in parsed.nodes:
             if ipaddress.IPv4Address(node.node_ip) in net:
                 errors.append(f"key {key!r}: {net} contains node_ip {node.node_ip} of host {node.name!r}")
-    return network
+    return errors
 
 
-def _endpoint(
-    values: Mapping[str, Any], nodes: list[Node], network: NodeNetwork, errors: list[str]
-) -> tuple[str, int]:
-    """The control-plane endpoint: VIP:16443 (HA), an explicit endpoint, or the lone control plane."""
-    control_planes = [n for n in nodes if n.is_control_plane]
-    ha = len(control_planes) > 1
-    vip, explicit = values["vip"], values["control_plane_endpoint"]
-    if vip:
-        _check_vip(vip, nodes, network, errors)
+def endpoint(parsed: Parsed) -> tuple[str, int]:
+    """The control-plane endpoint: an explicit endpoint, VIP:api_lb_port (HA), or the lone control plane."""
+    values = parsed.values
+    explicit = values["control_plane_endpoint"]
     if explicit:
         host, _, port = explicit.rpartition(":")
         return host, int(port)
-    if ha:
-        if values["api_load_balancer"] == "external":
-            errors.append(
-                "key 'control_plane_endpoint' is required with api_load_balancer 'external' "
-                f"and {len(control_planes)} control planes (the load balancer's HOST:PORT)"
-            )
-        elif not vip:
-            names = ", ".join(n.name for n in control_planes)
-            errors.append(
-                f"{len(control_planes)} control planes ({names}) need a shared endpoint: set 'vip' "
-                "(keepalived + HAProxy on the control planes) or 'control_plane_endpoint'"
-            )
-        return vip or "", values["api_lb_port"]
-    return control_planes[0].node_ip, values["apiserver_port"]
+    if parsed.ha:
+        return values["vip"] or "", values["api_lb_port"]
+    return parsed.control_planes[0].node_ip, values["apiserver_port"]
 
 
-def _check_vip(vip: str, nodes: list[Node], network: NodeNetwork, errors: list[str]) -> None:
-    """The VIP is a free host address of the control planes' own subnet."""
+def check_shared_endpoint(parsed: Parsed) -> list[str]:
+    """Several control planes need a shared endpoint: the VIP (keepalived) or control_plane_endpoint."""
+    values = parsed.values
+    if values["control_plane_endpoint"] or not parsed.ha:
+        return []
+    control_planes = parsed.control_planes
+    if values["api_load_balancer"] == "external":
+        return [
+            "key 'control_plane_endpoint' is required with api_load_balancer 'external' "
+            f"and {len(control_planes)} control planes (the load balancer's HOST:PORT)"
+        ]
+    if not values["vip"]:
+        names = ", ".join(n.name for n in control_planes)
+        return [
+            f"{len(control_planes)} control planes ({names}) need a shared endpoint: set 'vip' "
+            "(keepalived + HAProxy on the control planes) or 'control_plane_endpoint'"
+        ]
+    return []
+
+
+def check_vip_unused(parsed: Parsed) -> list[str]:
+    """The VIP is no node's IP."""
+    vip = parsed.values["vip"]
+    used = {node.node_ip: node.name for node in parsed.nodes}
+    if vip and vip in used:
+        return [f"key 'vip': {vip} is the node_ip of host {used[vip]!r}; the VIP must be unused"]
+    return []
+
+
+def check_vip_in_subnet(parsed: Parsed) -> list[str]:
+    """The VIP is a host address (neither network nor broadcast) of the control planes' own subnet."""
+    vip = parsed.values["vip"]
+    if not vip:
+        return []
     address = ipaddress.IPv4Address(vip)
-    used = {node.node_ip: node.name for node in nodes}
-    if vip in used:
-        errors.append(f"key 'vip': {vip} is the node_ip of host {used[vip]!r}; the VIP must be unused")
+    network = node_network(parsed)
     net = network.net
+    used = {node.node_ip for node in parsed.nodes}
     free = next((str(a) for a in reversed(list(net.hosts())[-16:]) if str(a) not in used), None)
     example = f", e.g. {free}" if free else ""
     for special, what in ((net.network_address, "network"), (net.broadcast_address, "broadcast")):
         if address == special and net.prefixlen < 31:
-            errors.append(
+            return [
                 f"key 'vip': {vip} is the {what} address of the control planes' subnet {network}, not a "
                 f"host address; the VIP must be a free address inside it{example}"
-            )
-            return
+            ]
     if address not in net:
-        errors.append(
+        return [
             f"key 'vip': {vip} is outside the control planes' subnet {network}; keepalived can only "
             f"hold an address of the control planes' own network{example}"
-        )
+        ]
+    return []
+
+
+CLUSTER_RULES: tuple[Callable[[Parsed], list[str]], ...] = (
+    check_kube_version,
+    check_pinned_digests,
+    check_containerd_supports_kube,
+    check_control_planes_share_subnet,
+    check_pod_and_service_disjoint,
+    check_cluster_networks_clear_of_nodes,
+    check_vip_unused,
+    check_vip_in_subnet,
+    check_shared_endpoint,
+)
 
 
 # ------------------------------------------------------------ before connect

@@ -14,6 +14,8 @@ import unicodedata
 from dataclasses import dataclass
 from typing import Any, Callable, Mapping
 
+from deploys import rules
+
 CLUSTER = "cluster"
 HOST = "host"
 
@@ -98,13 +100,7 @@ def enum(values: tuple[str, ...], hint: Callable[[Any], str | None] = lambda v: 
 
 
 def _ipv4(value: Any) -> bool:
-    if not _string(value) or not re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", value, re.ASCII):
-        return False
-    try:
-        ipaddress.IPv4Address(value)
-    except ValueError:
-        return False
-    return True
+    return _string(value) and rules.is_ipv4(value)
 
 
 def _cidr(value: Any) -> bool:

@@ -13,7 +13,6 @@ writing, the result goes through kubespray's own inventory checks (`interop.kube
 
 from __future__ import annotations
 
-import ipaddress
 import shlex
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,7 +23,7 @@ import yaml
 from pyinfra.api import State
 from pyinfra.context import ctx_state
 
-from deploys import components, model
+from deploys import components, model, rules
 from deploys.model import ClusterConfigError
 from interop import kubespray_release
 from interop.report import Finding, KubesprayError, Report, format_findings
@@ -240,19 +239,11 @@ def _load_balancer(cluster: model.Cluster, report: Report) -> dict[str, Any]:
         )
     host, port = cluster.endpoint_host, cluster.endpoint_port
     result: dict[str, Any] = {}
-    if not _is_ip(host):
+    if not rules.is_ip(host):
         result["apiserver_loadbalancer_domain_name"] = host
     result["loadbalancer_apiserver"] = {"address": host, "port": port}
     result["loadbalancer_apiserver_localhost"] = False
     return result
-
-
-def _is_ip(value: str) -> bool:
-    try:
-        ipaddress.ip_address(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _report_unexported(inventory: Any, cluster: model.Cluster, report: Report) -> None:
@@ -265,7 +256,7 @@ def _report_unexported(inventory: Any, cluster: model.Cluster, report: Report) -
         value = first.data.get(key, default)
         if value != default:
             report.warning(f"key {key!r}", f"{value!r} has no kubespray equivalent; not exported")
-    derived = str(ipaddress.IPv4Network(f"{cluster.first_control_plane.node_ip}/24", strict=False))
+    derived = str(rules.default_node_network(cluster.first_control_plane.node_ip))
     if cluster.node_network != derived:
         report.warning("key 'node_network'", f"{cluster.node_network!r} has no kubespray equivalent; not exported")
     for node in cluster.nodes:

@@ -22,7 +22,7 @@ from typing import Any
 import jinja2
 from pyinfra.api import Inventory
 
-from deploys import components, model
+from deploys import components, model, rules
 from deploys.model import ClusterConfigError
 from interop import ansible_inventory, kubespray_release
 from interop.ansible_inventory import AnsibleInventory, Vaulted
@@ -366,22 +366,6 @@ def _truthy(value: Any) -> bool:
     return str(value).strip().lower() in _TRUE
 
 
-def _is_ip(value: Any) -> bool:
-    try:
-        ipaddress.ip_address(str(value))
-    except ValueError:
-        return False
-    return True
-
-
-def _is_ipv4(value: Any) -> bool:
-    try:
-        ipaddress.IPv4Address(str(value))
-    except ValueError:
-        return False
-    return True
-
-
 def _port(variables: _Vars, key: str, value: Any) -> int | None:
     """An integer port, or None after reporting a malformed one."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -410,13 +394,13 @@ def _addresses(plans: list[tuple[HostPlan, _Vars]], report: Report) -> list[str]
     for plan, variables in plans:
         subject = f"host {plan.name!r}"
         ip, access_ip = variables.get("ip"), variables.get("access_ip")
-        ssh_host = plan.data.get("ssh_hostname") or (plan.name if _is_ipv4(plan.name) else None)
+        ssh_host = plan.data.get("ssh_hostname") or (plan.name if rules.is_ipv4(plan.name) else None)
         candidates = (("ip", ip), ("access_ip", access_ip), ("ansible_host", ssh_host))
         key, address = next(((k, v) for k, v in candidates if v not in (None, "")), ("", None))
         if address is None:
             report.error(subject, "no address: set ip (the node's cluster address), access_ip or ansible_host")
             continue
-        if not _is_ipv4(address):
+        if not rules.is_ipv4(address):
             report.error(subject, f"{key} {address!r} is not an IPv4 address; set ip to the node's IPv4 address")
             continue
         plan.data["node_ip"] = str(address)
@@ -802,9 +786,9 @@ def _auto_mode(
         return "external", "one control plane"
     if domain:
         return "external", "apiserver_loadbalancer_domain_name names it"
-    if not _is_ipv4(address) or not cp_ips:
+    if not rules.is_ipv4(address) or not cp_ips:
         return "external", "not an IPv4 address"
-    subnet = ipaddress.IPv4Network(f"{cp_ips[0]}/24", strict=False)
+    subnet = rules.default_node_network(cp_ips[0])
     if ipaddress.IPv4Address(str(address)) not in subnet:
         return "external", f"outside the control planes' subnet {subnet}"
     if str(address) in node_ips:
@@ -820,7 +804,7 @@ def _auto_mode(
 def _vip(address: Any, port: int, apiserver_port: int, ha: bool, reason: str, report: Report) -> dict[str, Any]:
     """Our VIP: keepalived holds it on the control planes, HAProxy listens on api_lb_port."""
     subject = "key 'loadbalancer_apiserver'"
-    if not _is_ipv4(address):
+    if not rules.is_ipv4(address):
         report.error(subject, f"address {address!r} is not an IPv4 address; a VIP must be one")
         return {}
     if not ha:
@@ -876,7 +860,7 @@ def _cert_sans(plans: list[tuple[HostPlan, _Vars]], extra: list[str], report: Re
     sans: list[str] = []
     for value in [*given, *extra]:
         text = str(value).strip().lower()
-        if not (_is_ip(text) or _DNS_NAME.match(text)):
+        if not (rules.is_ip(text) or _DNS_NAME.match(text)):
             report.error(
                 "key 'supplementary_addresses_in_ssl_keys'", f"{value!r} is neither an IP address nor a DNS name"
             )

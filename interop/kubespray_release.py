@@ -26,6 +26,8 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from deploys import rules
+
 RELEASE = "v2.31.0"
 # minor -> newest patch: every patch from .0 up to it is in the checksums (amd64 = arm64).
 KUBE_VERSIONS = {"1.33": 11, "1.34": 7, "1.35": 4}
@@ -124,14 +126,6 @@ def _network(value: Any) -> ipaddress.IPv4Network | None:
     except ValueError:
         return None
     return net if "/" in str(value) and net.prefixlen < 32 else None
-
-
-def _is_ipv4(value: Any) -> bool:
-    try:
-        ipaddress.IPv4Address(str(value))
-    except ValueError:
-        return False
-    return value is not None
 
 
 def kubespray_groups(groups: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
@@ -287,7 +281,7 @@ def _calico_asserts(
     if not (isinstance(version, str) and calico_version_supported(version)):
         failed.append(f"Calico version not supported {version}")
     first = (groups.get("kube_control_plane") or [None])[0]
-    if groups.get("calico_rr") and host == first and not _is_ipv4(values.get("cluster_id")):
+    if groups.get("calico_rr") and host == first and not rules.is_ipv4(values.get("cluster_id")):
         failed.append("A unique cluster_id is required if using calico_rr, and it must be a valid IPv4 address")
     if "calico_rr" in names and "k8s_cluster" not in names:
         failed.append("calico_rr must be a child group of k8s_cluster group")

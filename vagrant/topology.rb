@@ -2,7 +2,7 @@
 
 # The Vagrant lab's layout: vagrant/topology.yaml plus the environment.
 #
-# inventories/vagrant.py applies the same rules in Python (tests/vagrant checks
+# vagrant/inventory.py applies the same rules in Python (tests/vagrant checks
 # that both agree), so the inventory's node IPs are the addresses the VMs get.
 #
 #   TOPOLOGY                   1+4 or 3+3; unset: the topology whose VMs exist, else 1+4

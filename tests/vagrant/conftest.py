@@ -1,4 +1,7 @@
-"""Vagrant lab fixtures: the inventory module loaded on recorded output, and real `vagrant` runs.
+"""Vagrant lab fixtures: the inventory loaded on recorded output, and real `vagrant` runs.
+
+Recorded output replaces the vagrant binary through `recorded()`, a runner of the test
+suite's own: `use_recorded` makes vagrant/inventory.py's default runner answer from it.
 
 No VM is started: the `vagrant` runs are `validate --ignore-provider`, and `status`,
 `ssh-config` and `standin-dump` with the stand-in provider of standin_provider.rb
@@ -10,11 +13,12 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import shlex
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +26,9 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from pyinfra.api.exceptions import InventoryError
+
+from vagrant import inventory as vagrant_inventory
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -29,7 +36,7 @@ RECORDED = HERE / "recorded"
 INVENTORY = REPO / "inventories" / "vagrant.py"
 # Environment that changes what the Vagrantfile or the inventory builds: never inherited by a test.
 LAB_ENV = (
-    "TOPOLOGY", "VAGRANT_LAB_NETWORK", "VAGRANT_LAB_BOX", "VAGRANT_LAB_RECORDED", "VAGRANT_LAB_CALICO_INTERFACE",
+    "TOPOLOGY", "VAGRANT_LAB_NETWORK", "VAGRANT_LAB_BOX", "VAGRANT_LAB_CALICO_INTERFACE",
     "VAGRANT_LAB_CP_CPUS", "VAGRANT_LAB_CP_MEMORY", "VAGRANT_LAB_WORKER_CPUS", "VAGRANT_LAB_WORKER_MEMORY",
     "VAGRANT_DOTFILE_PATH", "VAGRANT_DEFAULT_PROVIDER", "VAGRANT_CWD", "VAGRANT_HOME", "VAGRANT_VAGRANTFILE",
     "STANDIN_RUNNING",
@@ -46,18 +53,36 @@ def clean_lab_env(monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(name, raising=False)
 
 
-def load_inventory(monkeypatch: pytest.MonkeyPatch, recorded: Path, **env: str) -> ModuleType:
-    """inventories/vagrant.py imported as a module, answering from RECORDED, with ENV set."""
-    monkeypatch.setenv("VAGRANT_LAB_RECORDED", str(recorded))
+def recorded(directory: Path) -> vagrant_inventory.Runner:
+    """A runner answering from recorded output: DIR/status.txt and DIR/ssh-config.txt."""
+    files = {"status": "status.txt", "ssh-config": "ssh-config.txt"}
+
+    def run(args: Sequence[str]) -> str:
+        """The recorded output of `vagrant ARGS`."""
+        if not args or args[0] not in files:
+            raise InventoryError(f"no recorded output for `vagrant {shlex.join(args)}` in {directory}")
+        return (directory / files[args[0]]).read_text()
+
+    return run
+
+
+def use_recorded(monkeypatch: pytest.MonkeyPatch, directory: Path) -> None:
+    """vagrant/inventory.py's default runner answers from DIRECTORY instead of running vagrant."""
+    monkeypatch.setattr(vagrant_inventory, "vagrant_runner", lambda env=os.environ: recorded(directory))
+
+
+def load_inventory(monkeypatch: pytest.MonkeyPatch, recorded_dir: Path, **env: str) -> ModuleType:
+    """inventories/vagrant.py executed as a module, answering from RECORDED_DIR, with ENV set."""
+    use_recorded(monkeypatch, recorded_dir)
     for name, value in env.items():
         monkeypatch.setenv(name, value)
     return _exec_inventory("vagrant_inventory_under_test")
 
 
 @pytest.fixture
-def inventory(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    """The inventory module (its functions), loaded on the 1+4 recording."""
-    return load_inventory(monkeypatch, RECORDED / "1+4")
+def inventory() -> ModuleType:
+    """The inventory's functions: vagrant/inventory.py (importing it runs nothing)."""
+    return vagrant_inventory
 
 
 @dataclass
@@ -124,7 +149,7 @@ def vagrant_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VagrantRu
     remembered = dirs["dump-remembered"] / "machines" / "k8s-master-node1" / "standin"
     remembered.mkdir(parents=True)
     (remembered / "id").write_text("0b9c4d7e-stand-in\n")
-    module = _import_inventory()
+    module = vagrant_inventory
     # Environments are made here, in the main thread: tests change os.environ while the runs go on.
     envs = {
         "validate-1+4": env("validate-1+4", TOPOLOGY="1+4"),
@@ -133,12 +158,13 @@ def vagrant_runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[VagrantRu
         "dump-remembered": env("dump-remembered", **OVERRIDES),
         "e2e": env("e2e", STANDIN_RUNNING="all"),
     }
+    e2e_runner = module.vagrant_runner(envs["e2e"])  # made here: tests replace vagrant_runner meanwhile
     jobs: dict[str, Callable[[], Any]] = {
         "validate-1+4": lambda: run_vagrant(["validate", "--ignore-provider"], envs["validate-1+4"]),
         "validate-3+3": lambda: run_vagrant(["validate", "--ignore-provider"], envs["validate-3+3"]),
         "dump-default": lambda: run_vagrant(["standin-dump"], envs["dump-default"]),
         "dump-remembered": lambda: run_vagrant(["standin-dump"], envs["dump-remembered"]),
-        "e2e": lambda: _inventory_groups(module, envs["e2e"]),
+        "e2e": lambda: _inventory_groups(module, e2e_runner, envs["e2e"]),
     }
     with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
         yield VagrantRuns({key: pool.submit(job) for key, job in jobs.items()}, dirs, envs)
@@ -154,20 +180,6 @@ def _exec_inventory(name: str) -> ModuleType:
     return module
 
 
-def _import_inventory() -> ModuleType:
-    """inventories/vagrant.py as a module (its module level answered from the 1+4 recording)."""
-    saved = os.environ.get("VAGRANT_LAB_RECORDED")
-    os.environ["VAGRANT_LAB_RECORDED"] = str(RECORDED / "1+4")
-    try:
-        module = _exec_inventory("vagrant_inventory_e2e")
-    finally:
-        if saved is None:
-            os.environ.pop("VAGRANT_LAB_RECORDED", None)
-        else:
-            os.environ["VAGRANT_LAB_RECORDED"] = saved
-    return module
-
-
-def _inventory_groups(module: ModuleType, env: dict[str, str]) -> dict[str, Any]:
+def _inventory_groups(module: ModuleType, runner: vagrant_inventory.Runner, env: dict[str, str]) -> dict[str, Any]:
     """The inventory's groups and layout, from the real vagrant binary (stand-in provider) with ENV."""
-    return {"groups": module.groups(module.vagrant_runner(env), env), "layout": module.layout(env)}
+    return {"groups": module.groups(runner, env), "layout": module.layout(env)}

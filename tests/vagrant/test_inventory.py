@@ -1,4 +1,4 @@
-"""inventories/vagrant.py: groups, SSH data and node IPs from `vagrant status` / `vagrant ssh-config`.
+"""vagrant/inventory.py (and inventories/vagrant.py): groups, SSH data and node IPs from `vagrant status` / `vagrant ssh-config`.
 
 Recorded output (tests/vagrant/recorded/): written in the exact formats of Vagrant
 2.3.4 (status and ssh-config templates, provider state texts), with the addresses
@@ -20,7 +20,7 @@ from pyinfra.api import State
 from pyinfra.api.exceptions import InventoryError
 from pyinfra.context import ctx_state
 
-from tests.vagrant.conftest import INVENTORY, RECORDED, REPO, VagrantRuns, load_inventory
+from tests.vagrant.conftest import INVENTORY, RECORDED, REPO, VagrantRuns, load_inventory, recorded, use_recorded
 
 VB_KEYS = "/home/alice/src/kubeadm-pyinfra/.vagrant/machines"
 LV_KEYS = "/home/alice/VM labs/kubeadm-pyinfra/.vagrant/machines"
@@ -76,7 +76,7 @@ def test_pyinfra_loads_it_with_group_data(monkeypatch: pytest.MonkeyPatch, topol
     """pyinfra's own loader: groups control_plane, workers and vagrant, with group_data/vagrant.py."""
     from pyinfra_cli.inventory import make_inventory
 
-    monkeypatch.setenv("VAGRANT_LAB_RECORDED", str(RECORDED / topology))
+    use_recorded(monkeypatch, RECORDED / topology)
     for key, value in EXPECTED[topology]["env"].items():
         monkeypatch.setenv(key, value)
     with ctx_state.use(State()):
@@ -117,7 +117,7 @@ def recorded_with(tmp_path: Path, topology: str, status: str | None = None, ssh_
 
 def test_machine_not_running_is_an_error(inventory: ModuleType, tmp_path: Path) -> None:
     status = (RECORDED / "1+4" / "status.txt").read_text().replace("k8s-worker3,state,running", "k8s-worker3,state,poweroff")
-    runner = inventory.recorded(recorded_with(tmp_path, "1+4", status=status))
+    runner = recorded(recorded_with(tmp_path, "1+4", status=status))
     with pytest.raises(InventoryError, match=r"not running: k8s-worker3 \(poweroff\).*make vagrant-up"):
         inventory.groups(runner, {})
 
@@ -125,20 +125,20 @@ def test_machine_not_running_is_an_error(inventory: ModuleType, tmp_path: Path) 
 def test_other_topology_running_is_an_error(inventory: ModuleType) -> None:
     """3+3 VMs listed while the layout is 1+4: the Vagrantfile and topology.yaml would disagree."""
     with pytest.raises(InventoryError, match="does not have"):
-        inventory.groups(inventory.recorded(RECORDED / "3+3"), {"TOPOLOGY": "1+4"})
+        inventory.groups(recorded(RECORDED / "3+3"), {"TOPOLOGY": "1+4"})
 
 
 def test_missing_ssh_config_is_an_error(inventory: ModuleType, tmp_path: Path) -> None:
     text = (RECORDED / "1+4" / "ssh-config.txt").read_text()
     without_worker2 = text.split("Host k8s-worker2")[0] + "Host k8s-worker3" + text.split("Host k8s-worker3")[1]
-    runner = inventory.recorded(recorded_with(tmp_path, "1+4", ssh_config=without_worker2))
+    runner = recorded(recorded_with(tmp_path, "1+4", ssh_config=without_worker2))
     with pytest.raises(InventoryError, match="printed nothing for k8s-worker2"):
         inventory.groups(runner, {})
 
 
 def test_ssh_config_asked_for_the_lab_machines_only(inventory: ModuleType) -> None:
     calls: list[list[str]] = []
-    replay = inventory.recorded(RECORDED / "1+4")
+    replay = recorded(RECORDED / "1+4")
 
     def runner(args: list[str]) -> str:
         calls.append(list(args))
@@ -210,3 +210,23 @@ def test_real_vagrant_output_with_standin_provider(vagrant_runs: VagrantRuns) ->
         assert data["ssh_key"] == str(dotfile / "machines" / name / "standin" / "private_key")
         assert data["ssh_strict_host_key_checking"] == "no" and data["ssh_known_hosts_file"] == "/dev/null"
         assert data["node_ip"] == EXPECTED["1+4"]["control_plane" if name == "k8s-cp0" else "workers"][name][0]
+
+
+def test_importing_the_module_runs_no_vagrant(tmp_path: Path) -> None:
+    """vagrant/inventory.py runs `vagrant` only when asked for groups; inventories/vagrant.py asks."""
+    import subprocess
+    import sys
+
+    marker = tmp_path / "ran"
+    fake = tmp_path / "vagrant"
+    fake.write_text(f"#!/bin/sh\necho \"$@\" >> {marker}\nexit 1\n")
+    fake.chmod(0o755)
+    env = {"PATH": f"{tmp_path}:/usr/bin:/bin", "PYTHONPATH": str(REPO)}
+    done = subprocess.run([sys.executable, "-c", "import vagrant.inventory"], cwd=REPO, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert not marker.exists()
+    done = subprocess.run(
+        [sys.executable, "-c", "import runpy; runpy.run_path('inventories/vagrant.py')"],
+        cwd=REPO, env=env, capture_output=True, text=True,
+    )
+    assert "failed (exit 1)" in done.stderr and marker.read_text() == "status --machine-readable\n"

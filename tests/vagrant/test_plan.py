@@ -20,7 +20,7 @@ import yaml
 
 from deploys import calico
 from tests import plan
-from tests.vagrant.conftest import INVENTORY, RECORDED
+from tests.vagrant.conftest import INVENTORY, RECORDED, use_recorded
 
 NAT = "10.0.2.15"
 TOPOLOGIES: dict[str, dict[str, Any]] = {
@@ -41,7 +41,7 @@ def planned(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFac
     topology = request.param
     mp = pytest.MonkeyPatch()
     try:
-        mp.setenv("VAGRANT_LAB_RECORDED", str(RECORDED / topology))
+        use_recorded(mp, RECORDED / topology)
         mp.delenv("TOPOLOGY", raising=False)
         for key, value in TOPOLOGIES[topology]["env"].items():
             mp.setenv(key, value)
