@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 GROUP_DATA = Path(__file__).resolve().parent.parent / "group_data"
 # What pyinfra's CLI logs between initialising the state (inventory loaded) and connecting.
 CONNECTING = "--> Connecting to hosts..."
+DISCONNECTING = "--> Disconnecting from hosts..."
 # Entry files that join nodes, so need the first control plane to make join credentials.
 JOINING_ENTRIES = (GROUP_DATA.parent / "deploys" / "cluster.py",)
 
@@ -122,14 +123,21 @@ class _BeforeConnect(logging.Filter):
     def __init__(self, defaults_factory: Callable[[], Mapping[str, Any]]) -> None:
         super().__init__()
         self.defaults_factory = defaults_factory
+        self.stopped = False
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if record.msg == CONNECTING:
-            from pyinfra.context import ctx_state
+        from pyinfra.context import ctx_state
 
+        if record.msg == CONNECTING:
             if ctx_state.isset() and getattr(ctx_state.get(), "initialised", False):
-                before_connect(ctx_state.get(), self.defaults_factory)
-        return True
+                try:
+                    before_connect(ctx_state.get(), self.defaults_factory)
+                except SystemExit:
+                    self.stopped = True
+                    raise
+        # Stopped before connecting: the CLI's closing "Disconnecting from hosts..." (disconnect_all
+        # of the hosts it connected: none) would say otherwise.
+        return not (self.stopped and record.msg == DISCONNECTING)
 
 
 def install_check_before_connect(defaults_factory: Callable[[], Mapping[str, Any]]) -> None:
