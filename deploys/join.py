@@ -66,8 +66,9 @@ def join(cluster: Cluster) -> None:
     ops.on(not node.is_control_plane, _kubeadm_join, name="Worker joins", cluster=cluster)
 
 
-def _joining(cluster: Cluster) -> list[Node]:
-    """The nodes of this run that still have to join (from each one's look, in the run context)."""
+def _joining(cluster: Cluster, unknown_joins: bool) -> list[Node]:
+    """The nodes of this run that still have to join (from each one's look, in the run context);
+    a node whose look was not read yet counts as joining if UNKNOWN_JOINS."""
     run = context.of(host.state)
     active = {h.name for h in host.state.inventory if h in host.state.active_hosts and h not in host.state.failed_hosts}
     nodes = []
@@ -77,7 +78,7 @@ def _joining(cluster: Cluster) -> list[Node]:
         if node.name in run.credentials_only:
             continue
         looked = run.nodes.get(node.name)
-        if looked is None or JOIN_STAMP not in looked.done:
+        if (looked is None and unknown_joins) or (looked is not None and JOIN_STAMP not in looked.done):
             nodes.append(node)
     return nodes
 
@@ -90,7 +91,7 @@ def _join_credentials(cluster: Cluster):
     Nothing is made when every node of the run has joined. While planning, the joins of the
     nodes planned so far (and a cluster not made yet) tell whether credentials will be needed.
     """
-    joining = _joining(cluster)
+    joining = _joining(cluster, unknown_joins=host.state.is_executing)
     if not host.state.is_executing:
         if INIT_STAMP not in node_state(host).done or joining:
             yield StringCommand(TOKEN_CREATE)
