@@ -98,7 +98,6 @@ def hosts_toml(registry: str, mirror: str) -> str:
 @deploy("containerd", data_defaults=DEFAULTS)
 def install(cluster: Cluster) -> None:
     """Ensure the pinned containerd, runc and CNI plugins are installed, configured, enabled and running."""
-    node = cluster.node(host.name)
     state = node_state(host)
     ops.packages(name="conntrack installed", wanted={"conntrack": None})
     distro = ops.distro_package_removed(

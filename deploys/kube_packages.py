@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops, schema
+from deploys import context, ops, schema
 from deploys.facts import Owned, node_state
 from deploys.model import Cluster, VersionSkewError
 from deploys.schema import Key
@@ -57,7 +57,9 @@ def install(cluster: Cluster) -> None:
     """Ensure kubelet, kubeadm, kubectl and crictl are installed at the pinned version, held, kubelet enabled."""
     node = cluster.node(host.name)
     refused = version_change(cluster)
-    if refused:  # found while planning: the run stops before any host is changed
+    # Found while planning: the run stops before any host is changed (a host in the run only to
+    # make join credentials has no package changed here: see context.Run.credentials_only).
+    if refused and host.name not in context.of(host.state).credentials_only:
         raise VersionSkewError(f"{host.name}: {refused}")
     source = ops.file(
         name="Kubernetes package repository",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pyinfra import host
 from pyinfra.api import deploy
 
 from deploys import ops, schema
@@ -25,7 +24,6 @@ OWNS = Owned(files=(MODULES_LOAD, SYSCTL_CONF), packages=("curl", "ca-certificat
 @deploy("OS preparation", data_defaults=DEFAULTS)
 def prepare(cluster: Cluster) -> None:
     """Ensure swap is off, overlay/br_netfilter are present and the sysctls are set and persisted."""
-    node = cluster.node(host.name)
     ops.host_supported(
         name="Supported OS with cgroup v2",
         supported_os=SUPPORTED_OS,
