@@ -15,7 +15,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from deploys import ops, schema
-from deploys.facts import ADDONS
+from deploys.facts import ADDONS, Owned
 from deploys.model import CALICO_ENCAPSULATIONS, Cluster
 from deploys.schema import Key
 from deploys.templates import render
@@ -51,6 +51,7 @@ KEYS: dict[str, Key] = {
 DEFAULTS = schema.defaults(KEYS)
 # The custom resources this deploy applies, by the CRD that defines each.
 CRDS = ("installations.operator.tigera.io", "apiservers.operator.tigera.io")
+OWNS = Owned(files=(f"{ADDONS}/*.yaml",))  # the manifests; applied stamps are read apart
 
 
 def separate_crds(version: str) -> bool:
@@ -81,7 +82,6 @@ def install(cluster: Cluster) -> None:
         first,
         ops.download,
             name=f"Calico {version} CRDs manifest",
-            node_ip=node.node_ip,
             url=manifest_url(cluster, "calico_crds_manifest_url"),
             dest=crds_path,
     )
@@ -89,7 +89,6 @@ def install(cluster: Cluster) -> None:
         first,
         ops.kubectl_apply,
             name="Calico CRDs applied",
-            node_ip=node.node_ip,
             path=crds_path,
             stamp=f"calico-crds-{version}",
             server_side=True,
@@ -99,7 +98,6 @@ def install(cluster: Cluster) -> None:
         first,
         ops.download,
         name=f"tigera-operator {version} manifest",
-        node_ip=node.node_ip,
         url=manifest_url(cluster),
         dest=operator_path,
     )
@@ -107,7 +105,6 @@ def install(cluster: Cluster) -> None:
         first,
         ops.kubectl_apply,
         name="tigera-operator applied",
-        node_ip=node.node_ip,
         path=operator_path,
         stamp=f"tigera-operator-{version}",
         server_side=True,
@@ -118,7 +115,6 @@ def install(cluster: Cluster) -> None:
         first,
         ops.file,
         name="Calico Installation resource",
-        node_ip=node.node_ip,
         dest=f"{ADDONS}/calico-installation.yaml",
         content=content,
     )
@@ -126,7 +122,9 @@ def install(cluster: Cluster) -> None:
         first,
         ops.kubectl_apply,
         name="Calico Installation applied",
-        node_ip=node.node_ip,
         path=f"{ADDONS}/calico-installation.yaml",
         stamp="calico-installation-" + hashlib.sha256(content.encode()).hexdigest()[:12],
     )
+
+
+DEPLOY = install  # run by deploys/cluster.py, in components.COMPONENTS order

@@ -1,7 +1,7 @@
 """Entry point: `pyinfra INVENTORY deploys/cluster.py` builds a kubeadm cluster.
 
-Builds and validates the cluster model, then runs every component on every host,
-in order. Role and topology gates are decided while planning (`ops.on`): every host
+Gets the validated cluster model from the run context (deploys/context.py), then runs every
+component of components.COMPONENTS on every host, in that order. Role and topology gates are decided while planning (`ops.on`): every host
 calls the same operations, so cross-host order holds (kubeadm init before any join,
 joins before Calico), and `--dry` names only the hosts each operation concerns.
 """
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import NoReturn
 
 _REPOSITORY = str(Path(__file__).resolve().parent.parent)
 if _REPOSITORY not in sys.path:  # started from another directory: import this repository's package
@@ -19,63 +18,18 @@ if _REPOSITORY not in sys.path:  # started from another directory: import this r
 import pyinfra  # noqa: E402
 from pyinfra import state  # noqa: E402
 
-from deploys import calico, components, containerd, control_plane, haproxy, join, keepalived, kube_packages  # noqa: E402
-from deploys import kubeconfig, model, prep  # noqa: E402
-
-GROUP_DATA = Path(__file__).resolve().parent.parent / "group_data"
-
-
-def cluster_model() -> model.Cluster:
-    """The model for this run, built once from the whole inventory."""
-    cached = getattr(state, "_kubeadm_pyinfra_cluster", None)
-    if cached is None:
-        cached = state._kubeadm_pyinfra_cluster = model.build(state.inventory, components.defaults())
-    return cached
-
-
-def checked_model() -> model.Cluster | None:
-    """The model, or None once the run is stopped (exit 2, no traceback) before any operation.
-
-    The check before connecting lives in group_data/all.py; when pyinfra did not load this
-    repository's group_data/ (started elsewhere, without --group-data), it is done here,
-    before any operation, and a run that would miss the cluster's own group data stops.
-    pyinfra loads this file once per host, each in a greenlet: the first one stops the run
-    (gevent re-raises SystemExit in the main greenlet), the others do nothing.
-    """
-    if getattr(state, "_kubeadm_pyinfra_stopped", False):
-        return None
-    checked_early = getattr(state, "_cluster_model_checked", False)
-    skipped = [] if checked_early else model.skipped_group_data(state.inventory, GROUP_DATA)
-    try:
-        if skipped:
-            names = ", ".join(str(path) for path in skipped)
-            raise model.ClusterConfigError(
-                f"pyinfra did not load {names}: it reads group_data/ only from the current directory and "
-                f"from the inventory's directory. Run pyinfra from {GROUP_DATA.parent}, or add "
-                f"--group-data {GROUP_DATA}"
-            )
-        return cluster_model()
-    except model.ClusterConfigError as exc:
-        _stop(str(exc))
-
-
-def _stop(message: str) -> NoReturn:
-    """Stop the run for invalid input, once (the other hosts' greenlets see the flag)."""
-    state._kubeadm_pyinfra_stopped = True
-    model.stop(message, contacted=True)
+from deploys import components, context, model  # noqa: E402
 
 
 def build(cluster: model.Cluster) -> None:
-    """Every component, in order, on the current host."""
-    prep.prepare(cluster)
-    containerd.install(cluster)
-    kube_packages.install(cluster)
-    haproxy.install(cluster)
-    keepalived.install(cluster)
-    control_plane.init(cluster)
-    join.join(cluster)
-    calico.install(cluster)
-    kubeconfig.fetch(cluster)
+    """Every component, in components.COMPONENTS order, on the current host.
+
+    A host added to a --limit'ed run only to make the join credentials (context.before_connect)
+    calls them too, and every operation but that one does nothing there (ops.operation).
+    """
+    for component in components.COMPONENTS:
+        if component.DEPLOY is not None:
+            component.DEPLOY(cluster)
 
 
 if pyinfra.is_cli and __name__ != "deploys.cluster":  # run by `pyinfra INVENTORY deploys/cluster.py`
@@ -84,12 +38,12 @@ if pyinfra.is_cli and __name__ != "deploys.cluster":  # run by `pyinfra INVENTOR
     # instead of a scan of sys.modules (seconds over a cluster's 200+ operations).
     import deploys.cluster  # noqa: F401
 
-    cluster = checked_model()
+    cluster = context.entry_model(state)
     try:
         if cluster is not None:
             build(cluster)
     # Found while planning (a joined node at another version, no pinned digest for a node's
     # architecture): invalid input, like the model's errors.
     except (model.VersionSkewError, model.ClusterConfigError) as exc:
-        if not getattr(state, "_kubeadm_pyinfra_stopped", False):
-            _stop(str(exc))
+        if not context.of(state).stopped:
+            context.stop(state, str(exc))

@@ -1,4 +1,12 @@
-"""Every component's data keys, merged with the model's into one table."""
+"""The components, in the one order the cluster deploy runs them; their data keys merged with the model's.
+
+Each component module declares beside its @deploy:
+- KEYS: its data keys (Key: default, type, scope); DEFAULTS, the plain defaults;
+- OWNS: facts.Owned(files=..., packages=..., services=...), what it owns on a node: the node's
+  one look (facts.NodeFacts) reads exactly what the components own;
+- DEPLOY: the @deploy function deploys/cluster.py runs, in COMPONENTS order (None: run by
+  another entry file, e.g. teardown by deploys/reset.py).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +16,7 @@ from deploys import calico, containerd, control_plane, haproxy, join, keepalived
 from deploys import teardown
 from deploys.schema import Key
 
+# The build order: kubeadm init before any join, joins before Calico, the kubeconfig last.
 COMPONENTS = (prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown)
 
 

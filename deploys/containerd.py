@@ -16,7 +16,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from deploys import ops, schema
-from deploys.facts import node_state, watch
+from deploys.facts import Owned, node_state
 from deploys.model import Cluster
 from deploys.schema import Key
 from deploys.templates import render
@@ -49,11 +49,18 @@ MIRRORED_REGISTRIES = {
     "quay.io": "https://quay.io",
     "docker.io": "https://registry-1.docker.io",
 }
-CONFIG = watch("/etc/containerd/config.toml")
-UNIT = watch("/etc/systemd/system/containerd.service")
-CRICTL = watch("/etc/crictl.yaml")
+CONFIG = "/etc/containerd/config.toml"
+UNIT = "/etc/systemd/system/containerd.service"
+CRICTL = "/etc/crictl.yaml"
 SOCKET = "unix:///run/containerd/containerd.sock"
 RUNC = "/usr/local/sbin/runc"
+MIRROR_HOSTS = "/etc/containerd/certs.d/{registry}/hosts.toml"
+# The Debian containerd and runc packages are watched so that a distribution containerd is found and replaced.
+OWNS = Owned(
+    files=(CONFIG, UNIT, CRICTL, MIRROR_HOSTS.replace("{registry}", "*")),
+    packages=("conntrack", "containerd", "runc"),
+    services=("containerd",),
+)
 
 # Replace each file atomically (a running binary cannot be overwritten in place: "Text file busy").
 _SWAP_IN = 'for f in "$src"/*; do b=$(basename "$f"); install -m 755 "$f" "$dst/.$b.new"; mv -f "$dst/.$b.new" "$dst/$b"; done'
@@ -91,18 +98,15 @@ def hosts_toml(registry: str, mirror: str) -> str:
 @deploy("containerd", data_defaults=DEFAULTS)
 def install(cluster: Cluster) -> None:
     """Ensure the pinned containerd, runc and CNI plugins are installed, configured, enabled and running."""
-    node = cluster.node(host.name)
-    state = node_state(host, node.node_ip)
-    ops.packages(name="conntrack installed", node_ip=node.node_ip, wanted={"conntrack": None})
+    state = node_state(host)
+    ops.packages(name="conntrack installed", wanted={"conntrack": None})
     distro = ops.distro_package_removed(
         name="Distribution containerd replaced by the pinned release",
-        node_ip=node.node_ip,
         package="containerd",
     )
     installs = [
         ops.artifact(
             name=f"{name.replace('_', ' ')} {cluster.setting(f'{name}_version')} installed",
-            node_ip=node.node_ip,
             stamp=f"{name}-{cluster.setting(f'{name}_version')}",
             url=artifact_url(cluster, name, state.arch),
             sha256=cluster.checksum(name, state.arch),
@@ -111,11 +115,10 @@ def install(cluster: Cluster) -> None:
         for name in ("runc", "containerd")
     ]
     unit = ops.file(
-        name="containerd systemd unit", node_ip=node.node_ip, dest=UNIT, content=render("containerd/containerd.service")
+        name="containerd systemd unit", dest=UNIT, content=render("containerd/containerd.service")
     )
     config = ops.file(
         name="containerd configured for Kubernetes",
-        node_ip=node.node_ip,
         dest=CONFIG,
         content=render(
             f"containerd/config-v{config_version(cluster.setting('containerd_version'))}.toml.j2",
@@ -127,31 +130,30 @@ def install(cluster: Cluster) -> None:
     hosts = [
         ops.file(
             name=f"containerd pulls {registry} through the mirror",
-            node_ip=node.node_ip,
-            dest=watch(f"/etc/containerd/certs.d/{registry}/hosts.toml"),
+            dest=MIRROR_HOSTS.replace("{registry}", registry),
             content=hosts_toml(registry, mirror),
         )
         for registry in (MIRRORED_REGISTRIES if mirror else ())  # cluster-wide: the same on every host
     ]
     ops.file(
         name="crictl uses containerd",
-        node_ip=node.node_ip,
         dest=CRICTL,
         content=f"runtime-endpoint: {SOCKET}\nimage-endpoint: {SOCKET}\ntimeout: 10\n",
     )
     restarted = ops.restart(
         name="containerd restarted (binaries or config changed)",
-        node_ip=node.node_ip,
         service_name="containerd",
         check=f"/usr/local/bin/containerd --config {CONFIG} config dump >/dev/null",
         daemon_reload=True,
         _if=lambda: ops.changed([distro, *installs, unit, config, *hosts]),
     )
-    ops.service(name="containerd enabled and running", node_ip=node.node_ip, service_name="containerd")
+    ops.service(name="containerd enabled and running", service_name="containerd")
     # The kubelet of a running node follows its runtime at once (no kubelet left on the old one).
     ops.restart(
         name="kubelet restarted on the new runtime",
-        node_ip=node.node_ip,
         service_name="kubelet",
         _if=lambda: ops.changed([restarted]) and bool(state.active.get("kubelet")),
     )
+
+
+DEPLOY = install  # run by deploys/cluster.py, in components.COMPONENTS order

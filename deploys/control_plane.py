@@ -15,10 +15,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pyinfra import host
-from pyinfra.api import StringCommand, deploy, operation
+from pyinfra.api import StringCommand, deploy
 
 from deploys import credentials, ops, schema
-from deploys.facts import node_state, watch
+from deploys.facts import Owned, node_state
 from deploys.model import JOIN_TOKEN_TTL, Cluster, Node
 from deploys.schema import Key
 from deploys.templates import render
@@ -31,11 +31,11 @@ KEYS: dict[str, Key] = {
     "audit_log_maxsize": Key(100, schema.integer(1, 10000, "megabytes")),
 }
 DEFAULTS = schema.defaults(KEYS)
-KUBEADM_CONFIG = watch("/etc/kubernetes/kubeadm-config.yaml")
+KUBEADM_CONFIG = "/etc/kubernetes/kubeadm-config.yaml"
 ENCRYPTION_DIR = "/etc/kubernetes/encryption"
-ENCRYPTION_CONFIG = watch(f"{ENCRYPTION_DIR}/config.yaml")
+ENCRYPTION_CONFIG = f"{ENCRYPTION_DIR}/config.yaml"
 AUDIT_DIR = "/etc/kubernetes/audit"
-AUDIT_POLICY = watch(f"{AUDIT_DIR}/policy.yaml")
+AUDIT_POLICY = f"{AUDIT_DIR}/policy.yaml"
 AUDIT_LOG_DIR = "/var/log/kubernetes/audit"
 AUDIT_LOG = f"{AUDIT_LOG_DIR}/audit.log"
 # Made before kubeadm starts the API server (the kubelet would make a hostPath folder 0755).
@@ -43,6 +43,7 @@ MAKE_AUDIT_LOG_DIR = f"install -d -m 700 {AUDIT_LOG_DIR}"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 INIT_LOG = "/var/log/kubeadm-init.log"
 INIT_STAMP = "kubeadm-init"
+OWNS = Owned(files=(KUBEADM_CONFIG, ENCRYPTION_CONFIG, AUDIT_POLICY, ADMIN_CONF))
 # What a kubeadm init or control-plane join that stopped half-way leaves (cmd/kubeadm/app/cmd/phases).
 HALF_DONE = (
     "{ [ -e /etc/kubernetes/admin.conf ] || [ -e /etc/kubernetes/kubelet.conf ]"
@@ -111,7 +112,6 @@ def init(cluster: Cluster) -> None:
         control_plane,
         ops.file,
         name="API server Secrets encryption config (0600)",
-        node_ip=node.node_ip,
         dest=ENCRYPTION_CONFIG,
         content=encryption_config(cluster),
         mode="600",
@@ -121,7 +121,6 @@ def init(cluster: Cluster) -> None:
         control_plane,
         ops.file,
         name="API server audit policy (0600)",
-        node_ip=node.node_ip,
         dest=AUDIT_POLICY,
         content=render("control_plane/audit-policy.yaml"),
         mode="600",
@@ -131,18 +130,17 @@ def init(cluster: Cluster) -> None:
         first,
         ops.file,
         name="kubeadm configuration",
-        node_ip=node.node_ip,
         dest=KUBEADM_CONFIG,
         content=lambda: kubeadm_config(cluster, node),
         mode="600",
     )
-    ops.on(first, _kubeadm_init, name="kubeadm init (once per cluster)", node_ip=node.node_ip)
+    ops.on(first, _kubeadm_init, name="kubeadm init (once per cluster)")
 
 
-@operation()
-def _kubeadm_init(node_ip: str):
+@ops.operation()
+def _kubeadm_init():
     """Ensure `kubeadm init` has succeeded once here (a stamp written after success)."""
-    state = node_state(host, node_ip)
+    state = node_state(host)
     if INIT_STAMP in state.done:
         return
     # The output holds a join token and the certificate key: it goes to a root-only log.
@@ -161,3 +159,6 @@ def _kubeadm_init(node_ip: str):
     if host.state.is_executing:
         state.done.add(INIT_STAMP)
         state.files.setdefault(ADMIN_CONF, ("600", "?"))
+
+
+DEPLOY = init  # run by deploys/cluster.py, in components.COMPONENTS order

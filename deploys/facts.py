@@ -24,31 +24,42 @@ MODULE_EVIDENCE = {
     "overlay": "grep -qw overlay /proc/filesystems",
     "br_netfilter": "test -e /proc/sys/net/bridge/bridge-nf-call-iptables",
 }
-PACKAGES = (
-    "curl", "ca-certificates", "conntrack", "containerd", "runc", "kubelet", "kubeadm", "kubectl", "cri-tools",
-    "haproxy", "keepalived",
-)
-SERVICES = ("containerd", "kubelet", "haproxy", "keepalived")
 ADDONS = "/etc/kubernetes/addons"  # NAME.applied marks a manifest applied (see ops.kubectl_apply)
 # NAME.done marks a step finished (written only after success: kubeadm init/join, installed artifacts).
 DONE = "/var/lib/kubeadm-pyinfra"
 # Files refreshed when older than this many days (repository keys: pkgs.k8s.io rotated its key in 2024-11).
 REFRESH_DAYS = 7
-# Files whose mode and SHA-1 the one look reads; components add theirs with `watch`.
-WATCHED: list[str] = ["/etc/kubernetes/admin.conf", "/etc/kubernetes/kubelet.conf", f"{ADDONS}/*.yaml"]
 
 
-def watch(path: str) -> str:
-    """Have NodeFacts report PATH's mode and SHA-1 (globs allowed); returns PATH.
+@dataclass(frozen=True)
+class Owned:
+    """What a component owns on a node: the one look reads them (mode and SHA-1, version and hold, state).
 
-    Watched paths reach the look's shell command unquoted (so that globs expand): plain
-    path characters only.
+    Files are plain paths or globs, and reach the look's shell command unquoted (so that globs
+    expand): only letters, digits and _ . / * - are allowed.
     """
-    if not re.fullmatch(r"/[A-Za-z0-9_./*-]+", path) or ".." in path.split("/"):
-        raise ValueError(f"watched path {path!r}: only letters, digits and _ . / * - are allowed")
-    if path not in WATCHED:
-        WATCHED.append(path)
-    return path
+
+    files: tuple[str, ...] = ()
+    packages: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        for path in self.files:
+            if not re.fullmatch(r"/[A-Za-z0-9_./*-]+", path) or ".." in path.split("/"):
+                raise ValueError(f"owned path {path!r}: only letters, digits and _ . / * - are allowed")
+        for name in (*self.packages, *self.services):
+            if not re.fullmatch(r"[a-z0-9][a-z0-9.+-]*", name):
+                raise ValueError(f"owned package or service {name!r}: not a Debian package or unit name")
+
+
+def owned() -> Owned:
+    """Everything the components own, in component order, each once (from each component's OWNS)."""
+    from deploys import components  # components import this module: resolved at call time
+
+    def merged(kind: str) -> tuple[str, ...]:
+        return tuple(dict.fromkeys(item for c in components.COMPONENTS for item in getattr(c.OWNS, kind)))
+
+    return Owned(merged("files"), merged("packages"), merged("services"))
 
 
 @dataclass
@@ -89,7 +100,9 @@ class NodeFacts(FactBase):
         return NodeState()
 
     def command(self, node_ip: str) -> str:
+        """The look's command; NODE_IP (the host's, from the run's model) names the interface that holds it."""
         ip = shlex.quote(f"{node_ip}/")
+        mine = owned()
         lines = [
             'echo "swap=$(tail -n +2 /proc/swaps 2>/dev/null | wc -l)"',
             "echo \"fstab_swap=$(grep -cE '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null)\"",
@@ -97,10 +110,10 @@ class NodeFacts(FactBase):
             *(f"{test} || echo missing_module={module}" for module, test in MODULE_EVIDENCE.items()),
             f"sysctl {' '.join(SYSCTLS)} 2>/dev/null | sed 's/^/sysctl /; s/ = /=/'",
             "dpkg-query -W -f='package ${Package} ${Version} ${Status}\\n' "
-            + " ".join(PACKAGES) + " 2>/dev/null | grep ' installed$'",
+            + " ".join(mine.packages) + " 2>/dev/null | grep ' installed$'",
             # one block per unit: Id=, ActiveState=, UnitFileState= (empty when not installed)
-            f"systemctl show -p Id,ActiveState,UnitFileState {' '.join(SERVICES)} 2>/dev/null | sed 's/^/unit /'",
-            "set --; for f in " + " ".join(WATCHED) + '; do [ -f "$f" ] && set -- "$@" "$f"; done',
+            f"systemctl show -p Id,ActiveState,UnitFileState {' '.join(mine.services)} 2>/dev/null | sed 's/^/unit /'",
+            "set --; for f in " + " ".join(mine.files) + '; do [ -f "$f" ] && set -- "$@" "$f"; done',
             'if [ $# -gt 0 ]; then stat -c "mode %a %n" "$@"; sha1sum "$@" | sed "s/^/sha1 /";'
             f' find "$@" -mtime +{REFRESH_DAYS} | sed "s/^/stale=/"; fi',
             'echo "arch=$(dpkg --print-architecture 2>/dev/null)"',
@@ -171,10 +184,16 @@ class NodeFacts(FactBase):
             state.cgroup_fs = line[10:]
 
 
-def node_state(host: Any, node_ip: str) -> NodeState:
-    """The host's `NodeState`, read once per run and kept current by the operations."""
-    cached = getattr(host, "_kubeadm_pyinfra_node_state", None)
-    if cached is None or cached[0] is not host.state:
-        cached = (host.state, host.get_fact(NodeFacts, node_ip=node_ip))
-        host._kubeadm_pyinfra_node_state = cached
-    return cached[1]
+def node_state(host: Any) -> NodeState:
+    """HOST's `NodeState`, read once per run (kept in the run context) and kept current by the operations.
+
+    The look finds the interface holding the host's node IP, which it takes from the run's model.
+    """
+    from deploys import context
+
+    run = context.of(host.state)
+    cached = run.nodes.get(host.name)
+    if cached is None:
+        node_ip = context.cluster(host.state).node(host.name).node_ip
+        cached = run.nodes[host.name] = host.get_fact(NodeFacts, node_ip=node_ip)
+    return cached

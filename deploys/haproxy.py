@@ -6,7 +6,7 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from deploys import ops, schema
-from deploys.facts import watch
+from deploys.facts import Owned
 from deploys.model import Cluster, Node
 from deploys.schema import Key
 from deploys.templates import render
@@ -18,10 +18,11 @@ KEYS: dict[str, Key] = {
     "haproxy_stats_bind": Key("loopback", schema.enum(STATS_BINDS)),
 }
 DEFAULTS = schema.defaults(KEYS)
-CONFIG = watch("/etc/haproxy/haproxy.cfg")
-STATS_ENV = watch("/etc/haproxy/stats.env")
-DROP_IN = watch("/etc/systemd/system/haproxy.service.d/kubeadm-pyinfra.conf")
+CONFIG = "/etc/haproxy/haproxy.cfg"
+STATS_ENV = "/etc/haproxy/stats.env"
+DROP_IN = "/etc/systemd/system/haproxy.service.d/kubeadm-pyinfra.conf"
 CHECK = f"set -a && . {STATS_ENV} && haproxy -c -q -f {CONFIG}"
+OWNS = Owned(files=(CONFIG, STATS_ENV, DROP_IN), packages=("haproxy",), services=("haproxy",))
 
 
 def stats_address(cluster: Cluster, node: Node) -> str:
@@ -34,13 +35,12 @@ def install(cluster: Cluster) -> None:
     """Ensure HAProxy balances the API servers with /healthz checks, on control planes with keepalived."""
     node = cluster.node(host.name)
     here = node.is_control_plane and cluster.keepalived
-    ops.on(here, ops.packages, name="HAProxy installed", node_ip=node.node_ip, wanted={"haproxy": None})
+    ops.on(here, ops.packages, name="HAProxy installed", wanted={"haproxy": None})
     password = cluster.secrets.get("haproxy_stats_password", "")
     env = ops.on(
         here,
         ops.file,
         name="HAProxy stats credentials (0600)",
-        node_ip=node.node_ip,
         dest=STATS_ENV,
         content=f"HAPROXY_STATS_PASSWORD={password}\n",
         mode="600",
@@ -49,7 +49,6 @@ def install(cluster: Cluster) -> None:
         here,
         ops.file,
         name="HAProxy reads its stats credentials",
-        node_ip=node.node_ip,
         dest=DROP_IN,
         content=f"[Service]\nEnvironmentFile={STATS_ENV}\n",
     )
@@ -57,7 +56,6 @@ def install(cluster: Cluster) -> None:
         here,
         ops.file,
         name="HAProxy configuration",
-        node_ip=node.node_ip,
         dest=CONFIG,
         content=lambda: render(
             "haproxy/haproxy.cfg.j2", cluster=cluster, stats_address=stats_address(cluster, node), stats_env=STATS_ENV
@@ -67,10 +65,12 @@ def install(cluster: Cluster) -> None:
         here,
         ops.restart,
         name="HAProxy restarted (configuration changed)",
-        node_ip=node.node_ip,
         service_name="haproxy",
         check=CHECK,
         daemon_reload=True,
         _if=lambda: ops.changed([env, drop_in, config]),
     )
-    ops.on(here, ops.service, name="HAProxy enabled and running", node_ip=node.node_ip, service_name="haproxy")
+    ops.on(here, ops.service, name="HAProxy enabled and running", service_name="haproxy")
+
+
+DEPLOY = install  # run by deploys/cluster.py, in components.COMPONENTS order

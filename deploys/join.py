@@ -8,17 +8,16 @@ import shlex
 from dataclasses import dataclass
 from typing import Any, get_type_hints
 
-from gevent.lock import RLock
 from pyinfra import host
-from pyinfra.api import FileUploadCommand, StringCommand, deploy, operation
-from pyinfra.api.arguments import ConnectorArguments, pop_global_arguments
+from pyinfra.api import FileUploadCommand, FunctionCommand, StringCommand, deploy, operation
+from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.exceptions import OperationError
 
-from deploys import ops, schema
-from deploys.facts import node_state
-from deploys.control_plane import HALF_DONE, KUBEADM_CONFIG, MAKE_AUDIT_LOG_DIR
-from deploys.schema import Key
+from deploys import context, ops, schema
+from deploys.control_plane import HALF_DONE, INIT_STAMP, KUBEADM_CONFIG, MAKE_AUDIT_LOG_DIR
+from deploys.facts import Owned, node_state
 from deploys.model import Cluster, Node
+from deploys.schema import Key
 from deploys.templates import render
 
 KEYS: dict[str, Key] = {}
@@ -27,6 +26,9 @@ KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 JOIN_LOG = "/var/log/kubeadm-join.log"
 JOIN_CONFIG = "/etc/kubernetes/kubeadm-join.yaml"
 JOIN_STAMP = "kubeadm-join"
+OWNS = Owned(files=(KUBELET_CONF,))
+TOKEN_CREATE = f"kubeadm token create --config {KUBEADM_CONFIG} --print-join-command"
+UPLOAD_CERTS = f"kubeadm init phase upload-certs --upload-certs --config {KUBEADM_CONFIG}"
 _TOKEN = re.compile(r"--token\s+([a-z0-9]{6}\.[a-z0-9]{16})")
 _CA_HASH = re.compile(r"(sha256:[0-9a-f]{64})")
 _CERT_KEY = re.compile(r"^[0-9a-f]{64}$")
@@ -43,9 +45,17 @@ class JoinCredentials:
 
 @deploy("Join", data_defaults=DEFAULTS)
 def join(cluster: Cluster) -> None:
-    """Ensure every node is part of the cluster: control planes one at a time, then workers."""
+    """Ensure every node is part of the cluster: credentials made on the first control plane, then
+    control planes one at a time, then workers."""
     node = cluster.node(host.name)
     first = cluster.first_control_plane
+    # Before the joins: pyinfra runs an operation on every host before the next one starts.
+    ops.on(
+        node.name == first.name and len(cluster.nodes) > 1,
+        _join_credentials,
+        name="Join credentials made (token, certificate key)",
+        cluster=cluster,
+    )
     ops.on(
         node.is_control_plane and node.name != first.name,
         _kubeadm_join,
@@ -56,20 +66,84 @@ def join(cluster: Cluster) -> None:
     ops.on(not node.is_control_plane, _kubeadm_join, name="Worker joins", cluster=cluster)
 
 
+def _joining(cluster: Cluster, unknown_joins: bool) -> list[Node]:
+    """The nodes of this run that still have to join (from each one's look, in the run context);
+    a node whose look was not read yet counts as joining if UNKNOWN_JOINS."""
+    run = context.of(host.state)
+    active = {h.name for h in host.state.inventory if h in host.state.active_hosts and h not in host.state.failed_hosts}
+    nodes = []
+    for node in cluster.nodes:
+        if node.name == cluster.first_control_plane.name or node.name not in active:
+            continue
+        if node.name in run.credentials_only:
+            continue
+        looked = run.nodes.get(node.name)
+        if (looked is None and unknown_joins) or (looked is not None and JOIN_STAMP not in looked.done):
+            nodes.append(node)
+    return nodes
+
+
 @operation()
+def _join_credentials(cluster: Cluster):
+    """Ensure the joins of this run have credentials: a fresh token and CA hash (and, when a control
+    plane joins, a certificate key), made once per run here on the first control plane.
+
+    Nothing is made when every node of the run has joined. While planning, the joins of the
+    nodes planned so far (and a cluster not made yet) tell whether credentials will be needed.
+    """
+    joining = _joining(cluster, unknown_joins=host.state.is_executing)
+    if not host.state.is_executing:
+        if INIT_STAMP not in node_state(host).done or joining:
+            yield StringCommand(TOKEN_CREATE)
+        return
+    if not joining:
+        return
+    arguments = host.current_op_global_arguments or {}
+    connector_arguments = {k: arguments[k] for k in get_type_hints(ConnectorArguments) if k in arguments}
+    control_plane = any(node.is_control_plane for node in joining)
+    yield FunctionCommand(_make_credentials, (control_plane, connector_arguments), {})
+
+
+def _make_credentials(state: Any, host: Any, control_plane: bool, connector_arguments: dict[str, Any]) -> None:
+    """Run kubeadm here (the first control plane) and keep the credentials in the run context."""
+
+    def run(command: str) -> str:
+        ok, output = host.run_shell_command(StringCommand(command), **connector_arguments)
+        if not ok:
+            raise OperationError(f"`{command}` failed: {output.stderr[-500:]}")
+        return output.stdout
+
+    output = run(TOKEN_CREATE)
+    token, ca_hash = _TOKEN.search(output), _CA_HASH.search(output)
+    if not token or not ca_hash:
+        raise OperationError("`kubeadm token create --print-join-command` printed no token/CA hash")
+    creds = JoinCredentials(token.group(1), ca_hash.group(1))
+    if control_plane:
+        lines = [line.strip() for line in run(UPLOAD_CERTS).splitlines() if line.strip()]
+        if not lines or not _CERT_KEY.match(lines[-1]):
+            raise OperationError("`kubeadm init phase upload-certs` printed no certificate key")
+        creds.certificate_key = lines[-1]
+    context.of(state).credentials = creds
+
+
+@ops.operation()
 def _kubeadm_join(cluster: Cluster):
     """Ensure `kubeadm join` has succeeded once here (a stamp written after success)."""
     node = cluster.node(host.name)
-    state = node_state(host, node.node_ip)
+    state = node_state(host)
     if JOIN_STAMP in state.done:
         return
     if not host.state.is_executing:
         creds = JoinCredentials("<fresh token>", "<CA hash>", "<fresh key>" if node.is_control_plane else None)
     else:
-        try:
-            creds = credentials(cluster, control_plane=node.is_control_plane)
-        except OperationError as exc:  # this node cannot join now; the others carry on
-            yield ops.fail(str(exc))
+        creds = context.of(host.state).credentials
+        if creds is None or (node.is_control_plane and not creds.certificate_key):
+            first = host.state.inventory.get_host(cluster.first_control_plane.name)
+            if first in host.state.failed_hosts:
+                why = f"the first control plane {first.name} failed earlier in this run"
+            else:
+                why = f"the first control plane {first.name} made no join credentials in this run"
+            yield ops.fail(f"not joining: {why}")
             return
     # The config holds the token (and certificate key): 0600 before it has content, removed after.
     yield StringCommand("install", "-d", "-m", "755", "/etc/kubernetes")
@@ -117,41 +191,4 @@ def join_script(cluster: Cluster, node: Node) -> str:
     return f"{script}; rm -f {JOIN_CONFIG}"
 
 
-def credentials(cluster: Cluster, control_plane: bool) -> JoinCredentials:
-    """A fresh token (and, for control planes, certificate key), made once per run on the first control plane."""
-    run = host.state
-    shared = getattr(run, "_kubeadm_pyinfra_join", None)
-    if shared is None:
-        shared = run._kubeadm_pyinfra_join = {"lock": RLock(), "creds": None}
-    with shared["lock"]:
-        creds: JoinCredentials | None = shared["creds"]
-        if creds is None:
-            output = _on_first_control_plane(
-                cluster, f"kubeadm token create --config {KUBEADM_CONFIG} --print-join-command"
-            )
-            token, ca_hash = _TOKEN.search(output), _CA_HASH.search(output)
-            if not token or not ca_hash:
-                raise OperationError("`kubeadm token create --print-join-command` printed no token/CA hash")
-            creds = shared["creds"] = JoinCredentials(token.group(1), ca_hash.group(1))
-        if control_plane and creds.certificate_key is None:
-            output = _on_first_control_plane(cluster, f"kubeadm init phase upload-certs --upload-certs --config {KUBEADM_CONFIG}")
-            lines = [line.strip() for line in output.splitlines() if line.strip()]
-            if not lines or not _CERT_KEY.match(lines[-1]):
-                raise OperationError("`kubeadm init phase upload-certs` printed no certificate key")
-            creds.certificate_key = lines[-1]
-        return creds
-
-
-def _on_first_control_plane(cluster: Cluster, command: str) -> str:
-    """Run COMMAND on the first control plane (connecting if --limit left it out); its stdout."""
-    first = host.state.inventory.get_host(cluster.first_control_plane.name)
-    if first in host.state.failed_hosts:
-        raise OperationError(f"not joining: the first control plane {first.name} failed earlier in this run")
-    if not first.connected:
-        first.connect(reason="to make join credentials", raise_exceptions=True)
-    arguments = pop_global_arguments(host.state, first, {})[0]
-    connector_args = {k: arguments[k] for k in get_type_hints(ConnectorArguments) if k in arguments}
-    ok, output = first.run_shell_command(StringCommand(command), **connector_args)
-    if not ok:
-        raise OperationError(f"on {first.name}: `{command}` failed: {output.stderr[-500:]}")
-    return output.stdout
+DEPLOY = join  # run by deploys/cluster.py, in components.COMPONENTS order

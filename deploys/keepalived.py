@@ -9,7 +9,7 @@ from pyinfra.api import deploy
 from pyinfra.api.exceptions import OperationError
 
 from deploys import ops, schema
-from deploys.facts import node_state, watch
+from deploys.facts import Owned, node_state
 from deploys.model import Cluster, Node
 from deploys.schema import Key
 from deploys.templates import render
@@ -19,10 +19,11 @@ KEYS: dict[str, Key] = {
     "keepalived_unicast": Key(False, schema.BOOL),  # True: unicast peers, for networks that block multicast
 }  # keepalived_interface (per host) is the model's: it is part of each Node
 DEFAULTS = schema.defaults(KEYS)
-CONFIG = watch("/etc/keepalived/keepalived.conf")
-AUTH = watch("/etc/keepalived/vrrp-auth.conf")
+CONFIG = "/etc/keepalived/keepalived.conf"
+AUTH = "/etc/keepalived/vrrp-auth.conf"
 CHECK = f"keepalived --config-test -f {CONFIG}"
 MASTER_PRIORITY = 250
+OWNS = Owned(files=(CONFIG, AUTH), packages=("keepalived",), services=("keepalived",))
 
 
 def priority(node: Node) -> int:
@@ -35,12 +36,11 @@ def install(cluster: Cluster) -> None:
     """Ensure keepalived holds the VIP on the best control plane whose HAProxy is active."""
     node = cluster.node(host.name)
     here = node.is_control_plane and cluster.keepalived
-    ops.on(here, ops.packages, name="keepalived installed", node_ip=node.node_ip, wanted={"keepalived": None})
+    ops.on(here, ops.packages, name="keepalived installed", wanted={"keepalived": None})
     auth = ops.on(
         here,
         ops.file,
         name="VRRP authentication (0600)",
-        node_ip=node.node_ip,
         dest=AUTH,
         content=f"auth_type PASS\nauth_pass {cluster.secrets.get('keepalived_auth_pass', '')}\n",
         mode="600",
@@ -49,7 +49,6 @@ def install(cluster: Cluster) -> None:
         here,
         ops.file,
         name="keepalived configuration",
-        node_ip=node.node_ip,
         dest=CONFIG,
         content=lambda: config_text(cluster, node),
     )
@@ -57,17 +56,16 @@ def install(cluster: Cluster) -> None:
         here,
         ops.restart,
         name="keepalived restarted (configuration changed)",
-        node_ip=node.node_ip,
         service_name="keepalived",
         check=CHECK,
         _if=lambda: ops.changed([auth, config]),
     )
-    ops.on(here, ops.service, name="keepalived enabled and running", node_ip=node.node_ip, service_name="keepalived")
+    ops.on(here, ops.service, name="keepalived enabled and running", service_name="keepalived")
 
 
 def config_text(cluster: Cluster, node: Node) -> str:
     """keepalived.conf for NODE, on the interface given or the one holding its node IP."""
-    interface = node.keepalived_interface or node_state(host, node.node_ip).node_ip_interface
+    interface = node.keepalived_interface or node_state(host).node_ip_interface
     if not interface:  # raised at execution: pyinfra fails this host with the message
         raise OperationError(
             f"host {host.name!r}: no interface holds node_ip {node.node_ip}; "
@@ -87,3 +85,6 @@ def config_text(cluster: Cluster, node: Node) -> str:
         prefix=ipaddress.IPv4Network(cluster.node_network).prefixlen,
         auth_file=AUTH,
     )
+
+
+DEPLOY = install  # run by deploys/cluster.py, in components.COMPONENTS order

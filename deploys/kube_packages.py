@@ -5,8 +5,8 @@ from __future__ import annotations
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops, schema
-from deploys.facts import node_state, watch
+from deploys import context, ops, schema
+from deploys.facts import Owned, node_state
 from deploys.model import Cluster, VersionSkewError
 from deploys.schema import Key
 
@@ -15,11 +15,12 @@ KEYS: dict[str, Key] = {
     "kube_apt_key_url": Key(None, schema.optional(schema.url("minor"), "the repository URL + 'Release.key'")),
 }
 DEFAULTS = schema.defaults(KEYS)
-KEYRING = watch("/etc/apt/keyrings/kubernetes-apt-keyring.asc")
-SOURCE = watch("/etc/apt/sources.list.d/kubernetes.list")
-KUBELET_DEFAULTS = watch("/etc/default/kubelet")
+KEYRING = "/etc/apt/keyrings/kubernetes-apt-keyring.asc"
+SOURCE = "/etc/apt/sources.list.d/kubernetes.list"
+KUBELET_DEFAULTS = "/etc/default/kubelet"
 PACKAGES = ("kubelet", "kubeadm", "kubectl")
 JOINED = "/etc/kubernetes/kubelet.conf"
+OWNS = Owned(files=(KEYRING, SOURCE, KUBELET_DEFAULTS), packages=(*PACKAGES, "cri-tools"), services=("kubelet",))
 
 
 def repo_url(cluster: Cluster) -> str:
@@ -34,14 +35,14 @@ def key_url(cluster: Cluster) -> str:
     return str(explicit).replace("{minor}", cluster.kube_minor) if explicit else repo_url(cluster) + "Release.key"
 
 
-def version_change(cluster: Cluster, node_ip: str) -> str | None:
+def version_change(cluster: Cluster) -> str | None:
     """Why this run must not touch the node's Kubernetes packages, if it must not.
 
     A joined node whose kubeadm is at another version than `kube_version` needs
     `kubeadm upgrade`, in order, node by node: re-pinning the packages here would leave
     kubelets newer than the API server (version skew policy).
     """
-    state = node_state(host, node_ip)
+    state = node_state(host)
     installed = state.packages.get("kubeadm", ("", False))[0]
     if not installed or installed == "?" or not state.has(JOINED) or installed == cluster.kube_package_version:
         return None
@@ -55,12 +56,13 @@ def version_change(cluster: Cluster, node_ip: str) -> str | None:
 def install(cluster: Cluster) -> None:
     """Ensure kubelet, kubeadm, kubectl and crictl are installed at the pinned version, held, kubelet enabled."""
     node = cluster.node(host.name)
-    refused = version_change(cluster, node.node_ip)
-    if refused:  # found while planning: the run stops before any host is changed
+    refused = version_change(cluster)
+    # Found while planning: the run stops before any host is changed (a host in the run only to
+    # make join credentials has no package changed here: see context.Run.credentials_only).
+    if refused and host.name not in context.of(host.state).credentials_only:
         raise VersionSkewError(f"{host.name}: {refused}")
     source = ops.file(
         name="Kubernetes package repository",
-        node_ip=node.node_ip,
         dest=SOURCE,
         content=f"deb [signed-by={KEYRING}] {repo_url(cluster)} /\n",
     )
@@ -68,7 +70,6 @@ def install(cluster: Cluster) -> None:
     # in 2024-11, and hosts that never refreshed it stopped getting packages.
     key = ops.download(
         name="Kubernetes repository key",
-        node_ip=node.node_ip,
         url=key_url(cluster),
         dest=KEYRING,
         refresh_stale=True,
@@ -76,7 +77,6 @@ def install(cluster: Cluster) -> None:
     )
     ops.packages(
         name=f"kubelet, kubeadm, kubectl {cluster.kube_package_version}, cri-tools, held",
-        node_ip=node.node_ip,
         wanted={
             **{package: cluster.kube_package_version for package in PACKAGES},
             "cri-tools": cluster.cri_tools_package_version,
@@ -86,9 +86,11 @@ def install(cluster: Cluster) -> None:
     )
     ops.file(
         name="kubelet uses the node IP",
-        node_ip=node.node_ip,
         dest=KUBELET_DEFAULTS,
         content=f"KUBELET_EXTRA_ARGS=--node-ip={node.node_ip}\n",
         mode="600",  # the kubelet service's configuration: CIS 4.1.1 asks 600 (kube-bench cfg/cis-1.12/node.yaml)
     )
-    ops.service(name="kubelet enabled", node_ip=node.node_ip, service_name="kubelet", running=False)
+    ops.service(name="kubelet enabled", service_name="kubelet", running=False)
+
+
+DEPLOY = install  # run by deploys/cluster.py, in components.COMPONENTS order

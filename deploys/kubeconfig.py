@@ -6,11 +6,13 @@ from pyinfra import host
 from pyinfra.api import deploy
 
 from deploys import ops, schema
+from deploys.facts import Owned
 from deploys.schema import Key
 from deploys.model import Cluster
 
 KEYS: dict[str, Key] = {}
 DEFAULTS = schema.defaults(KEYS)
+OWNS = Owned()  # reads the control plane's admin.conf (control_plane owns it)
 
 
 @deploy("Admin kubeconfig", data_defaults=DEFAULTS)
@@ -21,7 +23,9 @@ def fetch(cluster: Cluster) -> None:
         node.name == cluster.first_control_plane.name,
         ops.fetch_private,
         name=f"Admin kubeconfig -> {cluster.kubeconfig_path}",
-        node_ip=node.node_ip,
         src="/etc/kubernetes/admin.conf",
         dest=cluster.kubeconfig_path,
     )
+
+
+DEPLOY = fetch  # run by deploys/cluster.py, in components.COMPONENTS order

@@ -1,7 +1,7 @@
 """The cluster model: inventory + data in, one validated `Cluster` out.
 
 Every validation error of the project lives here. The model is built before any
-host is contacted (see `check_before_connect`) and again, from the same inputs,
+host is contacted (see deploys/context.py, `before_connect`) and again, from the same inputs,
 by `deploys/cluster.py`; deploy modules read only the model. Every key's type is
 declared beside its default (`deploys.schema.Key`), and every value is parsed
 against it before anything else: no value reaches a shell, a template or a local
@@ -860,43 +860,12 @@ def stop(message: str, contacted: bool) -> NoReturn:
     raise SystemExit(EXIT_INVALID)
 
 
-def check_before_connect(defaults_factory: Callable[[], Mapping[str, Any]]) -> None:
-    """Validate the inventory as soon as pyinfra has it, so bad input touches no host.
-
-    Called from `group_data/all.py`, which pyinfra's CLI loads with the inventory, before it
-    connects. pyinfra 3.10 has no hook between loading the inventory and connecting that group
-    data could register: `State.init` (pyinfra/api/state.py) resets `callback_handlers`, so a
-    `host_before_connect` callback cannot be added before it runs. `State.init` is therefore
-    wrapped to build the model first (with nothing written) and stop the run on error; the
-    state stays uninitialised, so pyinfra does not report a disconnect from hosts never contacted.
-    """
-    from pyinfra.context import ctx_state
-
-    if not ctx_state.isset():
-        return
-    state = ctx_state.get()
-    if getattr(state, "_cluster_model_check", False):
-        return
-    original_init = state.init
-
-    def init(inventory: Any, config: Any, *args: Any, **kwargs: Any) -> None:
-        try:
-            build(inventory, defaults_factory(), write_secrets=False)
-        except ClusterConfigError as exc:
-            stop(str(exc), contacted=False)
-        state._cluster_model_checked = True
-        original_init(inventory, config, *args, **kwargs)
-
-    state.init = init
-    state._cluster_model_check = True
-
-
 def skipped_group_data(inventory: Any, folder: Path) -> list[Path]:
     """This repository's group data files for the inventory's groups, when pyinfra did not load them.
 
     pyinfra 3.10 reads group_data/ from the current directory and from the inventory's own
     directory only (pyinfra_cli/inventory.py, make_inventory_from_files); group_data/all.py
-    marks the run as checked, so an unmarked run did not load this folder.
+    has the run checked before connecting (context.Run.checked), so an unchecked run did not load this folder.
     """
     groups = set(getattr(inventory, "groups", {}) or {}) | {"all"}
     return sorted(path for path in folder.glob("*.py") if path.stem in groups and path.stem != "all")

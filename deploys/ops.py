@@ -6,6 +6,7 @@ and quoting makes a value one shell word whatever it holds.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
 import os
@@ -14,16 +15,38 @@ from pathlib import Path
 from typing import Any, Callable, Iterator, Mapping, Sequence
 
 from pyinfra import host
-from pyinfra.api import FileDownloadCommand, FileUploadCommand, StringCommand, operation
+from pyinfra.api import FileDownloadCommand, FileUploadCommand, StringCommand
+from pyinfra.api import operation as pyinfra_operation
 from pyinfra.api.operation import OperationMeta
 from pyinfra.api.exceptions import OperationError
 from pyinfra.api.hiddenvalue import HiddenValue
 
+from deploys import context
 from deploys.facts import ADDONS, DONE, MODULE_EVIDENCE, SYSCTLS, node_state
 
 APT_ENV = "DEBIAN_FRONTEND=noninteractive"
 APT_GET = f"{APT_ENV} apt-get -q -o DPkg::Lock::Timeout=300"  # wait for a still-running apt
 q = shlex.quote
+
+
+def operation(**options: Any) -> Callable[[Callable[..., Iterator[Any]]], Callable[..., OperationMeta]]:
+    """pyinfra's @operation, doing nothing on a host in the run only to make join credentials.
+
+    Such a host (context.Run.credentials_only: the first control plane added to a --limit'ed run)
+    still calls every operation, so every host's list is alike and pyinfra orders them alike;
+    only join's credential operation (a plain pyinfra operation) does something there.
+    """
+
+    def decorator(func: Callable[..., Iterator[Any]]) -> Callable[..., OperationMeta]:
+        @functools.wraps(func)
+        def scoped(*args: Any, **kwargs: Any) -> Iterator[Any]:
+            if host.name in context.of(host.state).credentials_only:
+                return
+            yield from func(*args, **kwargs)
+
+        return pyinfra_operation(**options)(scoped)
+
+    return decorator
 
 
 def _executing() -> bool:
@@ -37,7 +60,6 @@ def changed(results: Sequence[OperationMeta]) -> bool:
 
 @operation()
 def packages(
-    node_ip: str,
     wanted: Mapping[str, str | None],
     hold: bool = False,
     sources_changed: Sequence[OperationMeta] = (),
@@ -47,7 +69,7 @@ def packages(
     The package lists are updated at most once per run, and again only when one of
     `sources_changed` (operations writing package sources) changed something.
     """
-    state = node_state(host, node_ip)
+    state = node_state(host)
     if changed(sources_changed):
         state.apt_updated = False
     missing = [name for name, version in wanted.items() if not state.installed(name, version)]
@@ -80,13 +102,13 @@ def packages(
 
 
 @operation()
-def host_supported(node_ip: str, supported_os: Sequence[str], allow_cgroup_v1: bool = False) -> Iterator[StringCommand]:
+def host_supported(supported_os: Sequence[str], allow_cgroup_v1: bool = False) -> Iterator[StringCommand]:
     """Ensure the host runs a supported OS with cgroup v2, failing it (and only it) with the reason if not.
 
     Kubernetes 1.35+ refuses cgroup v1 hosts (kubeadm preflight SystemVerification, system-validators
     v1.12.1, CHANGELOG-1.35 "urgent upgrade notes").
     """
-    state = node_state(host, node_ip)
+    state = node_state(host)
     if state.os and state.os not in supported_os:
         yield fail(f"{state.os or 'this OS'} is not supported; supported: {', '.join(supported_os)}")
     elif state.cgroup_fs and state.cgroup_fs != "cgroup2fs" and not allow_cgroup_v1:
@@ -97,9 +119,9 @@ def host_supported(node_ip: str, supported_os: Sequence[str], allow_cgroup_v1: b
 
 
 @operation()
-def swap_off(node_ip: str) -> Iterator[str]:
+def swap_off() -> Iterator[str]:
     """Ensure no swap is active now and none is enabled in /etc/fstab."""
-    state = node_state(host, node_ip)
+    state = node_state(host)
     if state.swap_active:
         yield "swapoff -a"
     if state.fstab_swap:
@@ -109,9 +131,9 @@ def swap_off(node_ip: str) -> Iterator[str]:
 
 
 @operation()
-def kernel_modules(node_ip: str) -> Iterator[str]:
+def kernel_modules() -> Iterator[str]:
     """Ensure the kernel modules are present: loaded now, or built in (then nothing to load)."""
-    state = node_state(host, node_ip)
+    state = node_state(host)
     for module in list(state.missing_modules):
         yield f"modprobe {module} && {MODULE_EVIDENCE[module]}"
         if _executing():
@@ -119,9 +141,9 @@ def kernel_modules(node_ip: str) -> Iterator[str]:
 
 
 @operation()
-def sysctls_applied(node_ip: str, config_path: str, config: Sequence[OperationMeta] = ()) -> Iterator[str]:
+def sysctls_applied(config_path: str, config: Sequence[OperationMeta] = ()) -> Iterator[str]:
     """Ensure the live kernel parameters match SYSCTLS, applying only our sysctl.d file."""
-    state = node_state(host, node_ip)
+    state = node_state(host)
     if changed(config) or any(state.sysctls.get(k) != v for k, v in SYSCTLS.items()):
         yield f"sysctl -q -p {q(config_path)}"
         if _executing():
@@ -129,9 +151,9 @@ def sysctls_applied(node_ip: str, config_path: str, config: Sequence[OperationMe
 
 
 @operation()
-def service(node_ip: str, service_name: str, running: bool = True, enabled: bool = True) -> Iterator[str]:
+def service(service_name: str, running: bool = True, enabled: bool = True) -> Iterator[str]:
     """Ensure a systemd service is enabled and (optionally) running."""
-    state = node_state(host, node_ip)
+    state = node_state(host)
     if enabled and not state.enabled.get(service_name):
         yield f"systemctl enable {q(service_name)}"
     if running and not state.active.get(service_name):
@@ -143,7 +165,7 @@ def service(node_ip: str, service_name: str, running: bool = True, enabled: bool
 
 @operation()
 def restart(
-    node_ip: str, service_name: str, check: str | None = None, daemon_reload: bool = False
+    service_name: str, check: str | None = None, daemon_reload: bool = False
 ) -> Iterator[str]:
     """Restart a service whose configuration changed, after an optional check of that configuration."""
     if check:
@@ -152,19 +174,19 @@ def restart(
         yield "systemctl daemon-reload"
     yield f"systemctl restart {q(service_name)}"
     if _executing():
-        node_state(host, node_ip).active[service_name] = True
+        node_state(host).active[service_name] = True
 
 
 @operation()
 def kubectl_apply(
-    node_ip: str, path: str, stamp: str, server_side: bool = False, wait_crds: Sequence[str] = ()
+    path: str, stamp: str, server_side: bool = False, wait_crds: Sequence[str] = ()
 ) -> Iterator[str]:
     """Ensure the manifest at PATH has been applied with the admin kubeconfig (once per STAMP).
 
     Server-side apply for manifests too big for the last-applied annotation (CRDs); then
     each of WAIT_CRDS must be established before the stamp is written.
     """
-    state = node_state(host, node_ip)
+    state = node_state(host)
     if stamp in state.applied:
         return
     kubectl = "kubectl --kubeconfig /etc/kubernetes/admin.conf"
@@ -180,14 +202,14 @@ def kubectl_apply(
 
 @operation()
 def file(
-    node_ip: str, dest: str, content: str | Callable[[], str], mode: str = "644", dir_mode: str = "755"
+    dest: str, content: str | Callable[[], str], mode: str = "644", dir_mode: str = "755"
 ) -> Iterator[object]:
     """Ensure DEST holds CONTENT with MODE, in a directory of DIR_MODE (content may be computed at execution time).
 
     Compared by SHA-1 against the one look; the content is never printed, so secrets
     may be written with it (mode "600").
     """
-    state = node_state(host, node_ip)
+    state = node_state(host)
     data = (content() if callable(content) else content).encode()
     digest = hashlib.sha1(data).hexdigest()
     current = state.files.get(dest)
@@ -207,7 +229,6 @@ def file(
 
 @operation()
 def download(
-    node_ip: str,
     url: str,
     dest: str,
     mode: str = "644",
@@ -220,7 +241,7 @@ def download(
     also fetched again when one of REFRESH (operations that changed where it comes
     from) changed something.
     """
-    state = node_state(host, node_ip)
+    state = node_state(host)
     stale = refresh_stale and dest in state.stale
     if state.has(dest) and not stale and not changed(refresh):
         return
@@ -233,12 +254,12 @@ def download(
 
 
 @operation()
-def artifact(node_ip: str, stamp: str, url: str, sha256: str, install: str) -> Iterator[object]:
+def artifact(stamp: str, url: str, sha256: str, install: str) -> Iterator[object]:
     """Ensure the release archive at URL (checked against SHA256) is installed by the INSTALL script, once per STAMP.
 
     INSTALL runs with the verified download as $1; the stamp is written only after it succeeds.
     """
-    state = node_state(host, node_ip)
+    state = node_state(host)
     if stamp in state.done:
         return
     cache = f"/var/cache/kubeadm-pyinfra/{os.path.basename(url.split('?')[0])}"
@@ -257,9 +278,9 @@ def artifact(node_ip: str, stamp: str, url: str, sha256: str, install: str) -> I
 
 
 @operation()
-def fetch_private(node_ip: str, src: str, dest: str) -> Iterator[object]:
+def fetch_private(src: str, dest: str) -> Iterator[object]:
     """Ensure a local copy (mode 0600, directory 0700) of a remote file that holds credentials."""
-    state = node_state(host, node_ip)
+    state = node_state(host)
     remote = state.files.get(src)
     if remote is None:
         if _executing():
@@ -306,9 +327,9 @@ def masked(value: str) -> HiddenValue:
 
 
 @operation()
-def distro_package_removed(node_ip: str, package: str) -> Iterator[str]:
+def distro_package_removed(package: str) -> Iterator[str]:
     """Ensure the distribution's PACKAGE is not installed (its service stopped, its config files kept)."""
-    state = node_state(host, node_ip)
+    state = node_state(host)
     if not state.installed(package):
         return
     yield f"apt-mark unhold {q(package)} >/dev/null; systemctl stop {q(package)} || true"
@@ -351,9 +372,9 @@ def kubeadm_script(stamp: str, command: str, log: str, done_check: str, leftover
 
 
 @operation()
-def torn_down(node_ip: str, command: StringCommand) -> Iterator[StringCommand]:
+def torn_down(command: StringCommand) -> Iterator[StringCommand]:
     """Ensure the node holds no cluster: COMMAND runs unless nothing of a cluster is left on it."""
-    state = node_state(host, node_ip)
+    state = node_state(host)
     traces = state.done or any(state.has(f"/etc/kubernetes/{name}") for name in ("admin.conf", "kubelet.conf"))
     if not traces and not any(state.active.get(unit) for unit in ("kubelet", "keepalived", "haproxy")):
         return

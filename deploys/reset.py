@@ -11,7 +11,7 @@ from __future__ import annotations
 import pyinfra
 from pyinfra import state
 
-from deploys import components, model, teardown
+from deploys import context, model, teardown
 
 
 def run(cluster: model.Cluster) -> None:
@@ -27,4 +27,10 @@ def run(cluster: model.Cluster) -> None:
 if pyinfra.is_cli and __name__ != "deploys.reset":  # run by `pyinfra INVENTORY deploys/reset.py`
     import deploys.reset  # noqa: F401  (see deploys/cluster.py)
 
-    run(model.build(state.inventory, components.defaults()))
+    cluster = context.entry_model(state)
+    try:
+        if cluster is not None:
+            run(cluster)
+    except model.ClusterConfigError as exc:
+        if not context.of(state).stopped:
+            context.stop(state, str(exc))

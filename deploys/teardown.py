@@ -12,7 +12,7 @@ from pyinfra.api import StringCommand, deploy
 
 from deploys import ops, schema
 from deploys.control_plane import AUDIT_DIR, ENCRYPTION_DIR
-from deploys.facts import ADDONS, DONE
+from deploys.facts import ADDONS, DONE, Owned
 from deploys.ops import ETCD_DATA
 from deploys.model import Cluster
 from deploys.schema import Key
@@ -23,6 +23,7 @@ KEYS: dict[str, Key] = {
 }
 DEFAULTS = schema.defaults(KEYS)
 RESET_LOG = "/var/log/kubeadm-reset.log"
+OWNS = Owned()  # removes what the other components own
 # Files this deploy wrote that a fresh host does not have (packages and their own files stay).
 OURS = (
     DONE,
@@ -73,7 +74,6 @@ def teardown(cluster: Cluster) -> None:
     node = cluster.node(host.name)
     ops.torn_down(
         name="kubeadm reset, cluster files and CNI leftovers removed",
-        node_ip=node.node_ip,
         command=StringCommand(node_script()),
     )
     ops.on(
@@ -82,3 +82,6 @@ def teardown(cluster: Cluster) -> None:
         name=f"Admin kubeconfig {cluster.kubeconfig_path} removed",
         path=cluster.kubeconfig_path,
     )
+
+
+DEPLOY = None  # not part of the cluster deploy: deploys/reset.py runs `teardown`

@@ -14,8 +14,8 @@ if __repository not in sys.path:  # pyinfra started elsewhere: the deploy packag
     sys.path.insert(0, __repository)
 
 from deploys.components import defaults  # noqa: E402
-from deploys.model import check_before_connect  # noqa: E402
+from deploys.context import install_check_before_connect  # noqa: E402
 
 # Build and validate the cluster model as soon as pyinfra has loaded the
-# inventory, before it connects to any host: bad input touches nothing.
-check_before_connect(defaults)
+# inventory, before it connects to any host: bad input touches nothing (deploys/context.py).
+install_check_before_connect(defaults)

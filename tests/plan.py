@@ -20,7 +20,7 @@ from pyinfra.api.operations import run_ops
 from pyinfra.context import ctx_state
 
 from deploys import cluster as entry
-from deploys import components, model
+from deploys import components, context, model
 
 REPO = Path(__file__).resolve().parent.parent
 CA_HASH = "sha256:" + "a" * 64
@@ -105,12 +105,21 @@ class Plan:
         return [(name, hosts) for name, hosts in self.steps if hosts]
 
 
-def run(inventory: Inventory, check_for_changes: bool = False, entry_build: Any = None) -> Plan:
-    """Build the model and execute the deploy (default: deploys/cluster.py's) against the @fake inventory."""
+def run(
+    inventory: Inventory, check_for_changes: bool = False, entry_build: Any = None, limit: Sequence[str] | None = None
+) -> Plan:
+    """Build the model and execute the deploy (default: deploys/cluster.py's) against the @fake inventory.
+
+    LIMIT (host names without "@fake/") is pyinfra's --limit; the check before connecting runs
+    as the CLI runs it (context.before_connect), for an entry file that joins nodes.
+    """
     from pyinfra.connectors.fake import FakeConnector
 
-    state = State(inventory, Config(), check_for_changes=check_for_changes)
+    initial = None if limit is None else [inventory.get_host(f"@fake/{name}") for name in limit]
+    state = State(inventory, Config(), check_for_changes=check_for_changes, initial_limit=initial)
     ctx_state.set(state)
+    if limit is not None:
+        context.before_connect(state, components.defaults, joining=True)
     calls: dict[str, list[str]] = {}
     original = FakeConnector.run_shell_command
 
@@ -123,7 +132,7 @@ def run(inventory: Inventory, check_for_changes: bool = False, entry_build: Any 
     FakeConnector.run_shell_command = recording  # type: ignore[method-assign]
     try:
         connect_all(state)
-        cluster = model.build(inventory, components.defaults())
+        cluster = context.of(state).model = model.build(inventory, components.defaults())
         add_deploy(state, entry_build or entry.build, cluster)
         run_ops(state)
     finally:
@@ -171,39 +180,78 @@ def uploads(plan: Plan, host_name: str) -> dict[str, bytes]:
 def converged_host(
     plan: Plan, host_name: str, extra_files: Sequence[str] = (), kubeconfig: bytes = b""
 ) -> dict[Any, Any]:
-    """Canned answers of a host the first run converged: what it installed, wrote and started."""
+    """Canned answers of a host the first run converged, as the node fact sees it.
+
+    What the first run did to the host (packages installed and held, services enabled and
+    started, files uploaded or downloaded, kubeadm's own files, stamps), kept only where a
+    component declares it owns it (its OWNS: facts.owned()): what the fact does not read, a
+    converged host does not show, so a second run would redo it.
+    """
+    import fnmatch
     import hashlib
+    import shlex
 
     from deploys import facts
 
+    owned = facts.owned()
     cluster = plan.cluster
     node = cluster.node(f"@fake/{host_name}")
-    version = cluster.kube_package_version
-    packages = {"curl": "7.88", "ca-certificates": "2023", "conntrack": "1:1.4.7-1", "cri-tools": "1.37.0-1.1"}
-    packages.update({name: version for name in ("kubelet", "kubeadm", "kubectl")})
-    if node.is_control_plane and cluster.keepalived:
-        packages.update({"haproxy": "2.6.12", "keepalived": "2.2.7"})
-    held = {"kubelet", "kubeadm", "kubectl", "cri-tools"}
-    lines = ["swap=0", "fstab_swap=0", "iface=eth0", "arch=amd64"]
     commands = plan.commands(host_name)
-    lines += [f"done={stamp}" for stamp in re.findall(r"touch /var/lib/kubeadm-pyinfra/(\S+)[.]done", "\n".join(commands))]
+    text = "\n".join(commands)
+
+    installed: dict[str, str] = {}
+    held: set[str] = set()
+    enabled: set[str] = set()
+    active: set[str] = set()
+    for command in commands:
+        for part in command.split(" && "):
+            try:
+                words = shlex.split(part)
+            except ValueError:
+                words = part.split()
+            last_option = "Dpkg::Options::=--force-confold"
+            if "apt-get" in words and "install" in words and last_option in words:
+                for spec in words[words.index(last_option) + 1 :]:
+                    name, _, version = spec.partition("=")
+                    installed[name] = version or "1.0-1"
+            if words[:2] == ["apt-mark", "hold"]:
+                held.update(words[2:])
+            if words[:1] == ["systemctl"] and len(words) == 3:
+                if words[1] == "enable":
+                    enabled.add(words[2])
+                elif words[1] in ("start", "restart"):
+                    active.add(words[2])
+
+    made = {path: data for path, data in uploads(plan, host_name).items()}
+    made.update({path: b"downloaded" for path in re.findall(r"&& mv \S+[.]part (\S+)", text)})
+    made.update({path: b"extra" for path in extra_files})
+    made["/etc/kubernetes/kubelet.conf"] = b"kubeadm"  # written by kubeadm init/join
+    if node.is_control_plane:
+        made["/etc/kubernetes/admin.conf"] = kubeconfig
+    created = re.findall(r"^install -m (\d+) /dev/null (\S+)$", text, re.M)
+    modes = {path: mode for mode, path in created}
+    modes.update({path: mode for mode, path in re.findall(r"^chmod (\d+) (\S+)$", text, re.M)})
+    modes["/etc/kubernetes/kubelet.conf"] = modes["/etc/kubernetes/admin.conf"] = "600"
+
+    def watched(path: str) -> bool:
+        return any(fnmatch.fnmatchcase(path, pattern) for pattern in owned.files)
+
+    lines = ["swap=0", "fstab_swap=0", "iface=eth0", "arch=amd64"]
+    lines += [f"done={stamp}" for stamp in re.findall(r"touch /var/lib/kubeadm-pyinfra/(\S+)[.]done", text)]
     lines += [f"sysctl {key}={value}" for key, value in facts.SYSCTLS.items()]
-    lines += [f"package {n} {v} {'hold' if n in held else 'install'} ok installed" for n, v in packages.items()]
-    for service in facts.SERVICES:
-        present = service in ("containerd", "kubelet") or (node.is_control_plane and cluster.keepalived)
+    lines += [
+        f"package {name} {version} {'hold' if name in held else 'install'} ok installed"
+        for name, version in installed.items()
+        if name in owned.packages
+    ]
+    for service in owned.services:
         lines += [
             f"unit Id={service}.service",
-            f"unit ActiveState={'active' if present and service != 'kubelet' else 'inactive'}",
-            f"unit UnitFileState={'enabled' if present else ''}",
+            f"unit ActiveState={'active' if service in active else 'inactive'}",
+            f"unit UnitFileState={'enabled' if service in enabled else ''}",
             "unit ",
         ]
-    created = re.findall(r"^install -m (\d+) /dev/null (\S+)$", "\n".join(commands), re.M)
-    modes = {path: mode for mode, path in created}
-    files = {path: (modes.get(path, "644"), hashlib.sha1(data).hexdigest()) for path, data in uploads(plan, host_name).items()}
-    files.update({path: ("644", "0" * 40) for path in extra_files})
-    files["/etc/kubernetes/kubelet.conf"] = ("600", "1" * 40)
-    if node.is_control_plane:
-        files["/etc/kubernetes/admin.conf"] = ("600", hashlib.sha1(kubeconfig).hexdigest())
+    files = {path: (modes.get(path, "644"), hashlib.sha1(data).hexdigest()) for path, data in made.items() if watched(path)}
     lines += [f"mode {mode} {path}" for path, (mode, sha) in files.items()]
     lines += [f"sha1 {sha}  {path}" for path, (mode, sha) in files.items()]
     stamps = [c.rsplit("/", 1)[1] for c in commands if c.startswith("touch /etc/kubernetes/addons/")]

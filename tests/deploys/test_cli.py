@@ -8,6 +8,7 @@ deploys/cluster.py checks again before any operation when that folder was not lo
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -143,3 +144,30 @@ def test_a_version_change_found_while_planning_is_invalid_input_too(tmp_path: Pa
     assert "kubeadm 1.36.4-1.1 is installed on this joined node but kube_version is 1.37.1" in result.stderr
     assert "hosts were contacted, but nothing was changed" in result.stderr
     assert "Traceback" not in output and "Beginning operation run" not in output
+
+
+FRESH_1_PLUS_1 = '''
+fresh = {"fake_delay": 0, "fake_delay_jitter": 0, "fake_responses": {"/proc/swaps": ["iface=eth0"]}}
+control_plane = [("@fake/cp0", {"node_ip": "10.1.0.10", "node_name": "cp0", **fresh})]
+workers = [("@fake/w0", {"node_ip": "10.1.0.20", "node_name": "w0", **fresh})]
+'''
+
+
+def test_a_limited_deploy_brings_the_first_control_plane_for_the_credentials(tmp_path: Path) -> None:
+    """--limit WORKER: the first control plane is connected too (it makes the join credentials), and
+    its only operation is that one."""
+    limited = inventory(tmp_path, FRESH_1_PLUS_1, name="limited")
+    result = pyinfra(REPO, tmp_path, str(limited), "deploys/cluster.py", "--limit", "@fake/w0", "--dry")
+    output = result.stdout + result.stderr
+    assert result.returncode == 0, output
+    assert re.search(r"\[@fake/cp0\]\s+Connected", output) and re.search(r"\[@fake/w0\]\s+Connected", output), output
+    concerning_cp0 = [line for line in output.splitlines() if "(@fake/cp0)" in line]
+    assert len(concerning_cp0) == 1 and "Join credentials made" in concerning_cp0[0], output
+    assert "Traceback" not in output, output
+
+
+def test_a_limited_reset_brings_no_other_host(tmp_path: Path) -> None:
+    limited = inventory(tmp_path, FRESH_1_PLUS_1, name="limited")
+    result = pyinfra(REPO, tmp_path, str(limited), "deploys/reset.py", "--limit", "@fake/w0", "--dry")
+    output = result.stdout + result.stderr
+    assert re.search(r"\[@fake/w0\]\s+Connected", output) and "@fake/cp0" not in output, output

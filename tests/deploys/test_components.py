@@ -56,3 +56,22 @@ def test_pyinfra_keys_are_declared_foreign() -> None:
         pyinfra_keys |= set(getattr(entry.load(), "data_meta", None) or {})
     assert pyinfra_keys <= set(schema.FOREIGN_KEYS), sorted(pyinfra_keys - set(schema.FOREIGN_KEYS))
     assert not set(schema.FOREIGN_KEYS) & set(components.schema())
+
+
+def test_the_cluster_deploy_runs_the_one_list_in_order(prod_plan: plan.Plan) -> None:
+    """deploys/cluster.py has no list of its own: its deploys appear in components.COMPONENTS order."""
+    expected = [c.DEPLOY._inner.deploy_name for c in components.COMPONENTS if c.DEPLOY is not None]
+    seen: list[str] = []
+    for name, _ in prod_plan.steps:
+        deploy_name = name.split(" | ", 1)[0]
+        if deploy_name not in seen:
+            seen.append(deploy_name)
+    assert seen == expected
+
+
+def test_every_component_declares_its_parts() -> None:
+    from deploys.facts import Owned
+
+    for component in components.COMPONENTS:
+        assert isinstance(component.KEYS, dict) and isinstance(component.OWNS, Owned), component.__name__
+        assert component.DEPLOY is None or callable(component.DEPLOY), component.__name__

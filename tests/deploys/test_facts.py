@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
+import pytest
+
 from deploys.facts import NodeFacts
 
 OUTPUT = """swap=0
@@ -58,3 +62,60 @@ def test_runs_in_a_real_shell(tmp_path) -> None:
     assert all(line.startswith(known) for line in result.stdout.splitlines() if line), result.stdout
     state = NodeFacts().process(result.stdout.splitlines())
     assert state.node_ip_interface == "lo"
+
+
+def test_every_component_declares_what_it_owns() -> None:
+    from deploys import components
+    from deploys.facts import Owned
+
+    assert all(isinstance(component.OWNS, Owned) for component in components.COMPONENTS)
+
+
+def test_the_look_reads_everything_the_components_own() -> None:
+    """Every file, package and service a component declares is in the one command, as a word of its list."""
+    from deploys import components
+
+    command = NodeFacts().command(node_ip="10.77.0.11")
+    files = re.search(r"for f in (.+?); do", command).group(1).split()
+    packages = re.search(r"dpkg-query -W -f='[^']*' (.+?) 2>", command).group(1).split()
+    services = re.search(r"systemctl show -p Id,ActiveState,UnitFileState (.+?) 2>", command).group(1).split()
+    for component in components.COMPONENTS:
+        owns = component.OWNS
+        assert set(owns.files) <= set(files), component.__name__
+        assert set(owns.packages) <= set(packages), component.__name__
+        assert set(owns.services) <= set(services), component.__name__
+    assert "/etc/haproxy/haproxy.cfg" in files and "haproxy" in packages and "keepalived" in services
+
+
+@pytest.mark.parametrize("shape", ["prod_plan", "test_plan"])
+def test_everything_a_run_writes_installs_or_starts_is_owned(shape: str, request: pytest.FixtureRequest) -> None:
+    """What the deploy changes on a node, a component owns: the look then sees it on the next run."""
+    import fnmatch
+
+    from deploys.facts import owned
+    from tests import plan
+
+    p: plan.Plan = request.getfixturevalue(shape)
+    mine = owned()
+    for host in p.state.inventory:
+        name = host.name.split("/", 1)[1]
+        for path in plan.uploads(p, name):
+            if path == "/etc/kubernetes/kubeadm-join.yaml":  # holds the token: removed after the join
+                continue
+            assert any(fnmatch.fnmatchcase(path, pattern) for pattern in mine.files), (name, path)
+        text = "\n".join(p.commands(name))
+        for path in re.findall(r"&& mv \S+[.]part (\S+)", text):  # downloads (artifacts: their stamp says)
+            assert path.startswith("/var/cache/kubeadm-pyinfra/") or any(fnmatch.fnmatchcase(path, pattern) for pattern in mine.files), (name, path)
+        for spec in re.findall(r"--force-confold (.+)$", text, re.M):
+            assert all(word.split("=")[0] in mine.packages for word in spec.split()), (name, spec)
+        for unit in re.findall(r"systemctl (?:enable|start|restart) (\S+)", text):
+            assert unit in mine.services, (name, unit)
+
+
+def test_a_malformed_owned_path_is_refused() -> None:
+    from deploys.facts import Owned
+
+    with pytest.raises(ValueError):
+        Owned(files=("/etc/x; rm -rf /",))
+    with pytest.raises(ValueError):
+        Owned(packages=("Bad Name",))
