@@ -43,6 +43,7 @@ MAKE_AUDIT_LOG_DIR = f"install -d -m 700 {AUDIT_LOG_DIR}"
 ADMIN_CONF = "/etc/kubernetes/admin.conf"
 INIT_LOG = "/var/log/kubeadm-init.log"
 INIT_STAMP = "kubeadm-init"
+JOINED_STAMP = "kubeadm-join"  # join.JOIN_STAMP (join imports this module)
 # What a kubeadm init or control-plane join that stopped half-way leaves (cmd/kubeadm/app/cmd/phases).
 HALF_DONE = (
     "{ [ -e /etc/kubernetes/admin.conf ] || [ -e /etc/kubernetes/kubelet.conf ]"
@@ -143,7 +144,9 @@ def init(cluster: Cluster) -> None:
 def _kubeadm_init(node_ip: str):
     """Ensure `kubeadm init` has succeeded once here (a stamp written after success)."""
     state = node_state(host, node_ip)
-    if INIT_STAMP in state.done:
+    # A control plane that joined an existing cluster is first only because the one before it was
+    # removed (deploys/remove.py): the cluster exists, it is never initialised again.
+    if INIT_STAMP in state.done or JOINED_STAMP in state.done:
         return
     # The output holds a join token and the certificate key: it goes to a root-only log.
     yield StringCommand(

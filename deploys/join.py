@@ -16,7 +16,7 @@ from pyinfra.api.exceptions import OperationError
 
 from deploys import ops, schema
 from deploys.facts import node_state
-from deploys.control_plane import HALF_DONE, KUBEADM_CONFIG, MAKE_AUDIT_LOG_DIR
+from deploys.control_plane import HALF_DONE, JOINED_STAMP, KUBEADM_CONFIG, MAKE_AUDIT_LOG_DIR
 from deploys.schema import Key
 from deploys.model import Cluster, Node
 from deploys.templates import render
@@ -26,7 +26,7 @@ DEFAULTS = schema.defaults(KEYS)
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 JOIN_LOG = "/var/log/kubeadm-join.log"
 JOIN_CONFIG = "/etc/kubernetes/kubeadm-join.yaml"
-JOIN_STAMP = "kubeadm-join"
+JOIN_STAMP = JOINED_STAMP
 _TOKEN = re.compile(r"--token\s+([a-z0-9]{6}\.[a-z0-9]{16})")
 _CA_HASH = re.compile(r"(sha256:[0-9a-f]{64})")
 _CERT_KEY = re.compile(r"^[0-9a-f]{64}$")

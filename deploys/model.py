@@ -328,11 +328,15 @@ def _hosts_by_role(inventory: Any, errors: list[str]) -> list[tuple[Any, str]]:
             f"group {CONTROL_PLANE_GROUP!r} is empty: a cluster needs 1 or 3 (an odd number) "
             "of control planes"
         )
-    elif len({h.name for h in control_planes}) % 2 == 0:
+    # allow_even_control_planes (deploys/removal.py) keeps a cluster between removal and replacement.
+    elif len({h.name for h in control_planes}) % 2 == 0 and not all(
+        h.data.get("allow_even_control_planes") is True for h in control_planes
+    ):
         names = ", ".join(sorted({h.name for h in control_planes}))
         errors.append(
             f"group {CONTROL_PLANE_GROUP!r} has {len({h.name for h in control_planes})} hosts "
-            f"({names}): stacked etcd needs an odd number (1, 3, 5)"
+            f"({names}): stacked etcd needs an odd number (1, 3, 5); while a control plane is being replaced, "
+            "say so with `--data allow_even_control_planes=true`"
         )
     cp_names = {h.name for h in control_planes}
     worker_names = {h.name for h in workers}
