@@ -5,10 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from deploys import calico, containerd, control_plane, haproxy, join, keepalived, kube_packages, kubeconfig, model, prep
-from deploys import removal, teardown
+from deploys import certificates, removal, teardown
 from deploys.schema import Key
 
-COMPONENTS = (prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown, removal)
+COMPONENTS = (
+    prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown, removal,
+    certificates,
+)
 
 
 def schema() -> dict[str, Key]:
