@@ -212,3 +212,18 @@ def _cluster(remove: str | None, cps: tuple[str, ...] | list[str] = ("cp2",)) ->
         load_balancer=None, vip=None, node_network="10.0.0.0/24", kubeconfig_path="/tmp/x", secrets_dir="/tmp/y",
         control_plane_schedulable=False, extra_cert_sans=(), settings=settings,
     )
+
+
+def test_a_fresh_control_plane_listed_first_is_not_initialised(private: dict[str, Any]) -> None:
+    """A control plane added back first in the inventory would start a second cluster: refused on that host."""
+    inv = inventory(private, ["cp1", "cp2", "cp3"], [], [])
+    for h in inv:
+        if h.name != "@fake/cp1":
+            h.data.fake_responses = {**h.data.fake_responses, "/proc/swaps": CONVERGED}
+        else:
+            # @fake commands succeed unless told: the refusal's `exit 1` fails here as on a real host
+            h.data.fake_responses = {**h.data.fake_responses, "/proc/swaps": ["iface=eth0"],
+                                     "already hold(s) the cluster": {"success": False}}
+    p = plan.run(inv)
+    assert "@fake/cp1" in {h.name for h in p.state.failed_hosts}
+    assert not any("kubeadm init --config" in c for c in p.commands("cp1"))
