@@ -348,14 +348,14 @@ def node_deleted(target: Target) -> Iterator[str]:
 
 
 @operation()
-def healthy(expected_members: Sequence[str]) -> Iterator[str]:
-    """Wait (up to GATE_SECONDS) for the API's /healthz and etcd's /health here and the member list to be
-    EXPECTED_MEMBERS; fail the run, saying which, otherwise."""
+def healthy(endpoint: str, expected_members: Sequence[str]) -> Iterator[str]:
+    """Wait (up to GATE_SECONDS) for the API's /healthz through ENDPOINT, etcd's /health here and the member
+    list to be EXPECTED_MEMBERS; fail the run, saying which, otherwise."""
     names = "".join(f' && echo "$m" | grep -q {q(chr(34) + "name" + chr(34) + ":" + chr(34) + n + chr(34))}'
                     for n in expected_members)
     count = len(expected_members)
     yield (
-        f"i=0; while :; do {ADMIN} get --raw=/healthz >/dev/null 2>&1"
+        f"i=0; while :; do curl -sk --max-time 5 {q(f'https://{endpoint}/healthz')} 2>/dev/null | grep -qx ok"
         f" && {etcd_curl(LOCAL_ETCD, '/health', None)} 2>/dev/null | grep -q '\"health\":\"true\"'"
         f" && m=$({etcd_curl(LOCAL_ETCD, '/v3/cluster/member/list')} 2>/dev/null)"
         f" && [ \"$(echo \"$m\" | grep -o '\"peerURLs\"' | wc -l)\" -eq {count} ]{names} && break;"
@@ -389,7 +389,7 @@ def remove(cluster: Cluster) -> None:
         if member is not None:
             members = [m for m in members if m != member["name"]]
         ops.on(acting, healthy, name=f"Health gate after {target.name}: API, etcd members {', '.join(members)}",
-               expected_members=list(members))
+               endpoint=cluster.endpoint, expected_members=list(members))
     # Always (a run killed after the last Node went is finished here): nothing changes when right.
     haproxy.install(cluster)
     keepalived.install(cluster)

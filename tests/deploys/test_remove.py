@@ -71,6 +71,8 @@ def test_a_worker_goes_drained_reset_deleted(private: dict[str, Any]) -> None:
     assert not any(n.endswith(") removed") for n in names)
     drain = next(c for c in p.commands("cp1") if " drain " in c)
     assert "drain w1 --ignore-daemonsets --delete-emptydir-data --force --timeout=300s" in drain
+    gate = next(c for c in p.commands("cp1") if "health gate" in c)
+    assert "https://10.0.0.100:16443/healthz" in gate and '"name":"cp3"' in gate
 
 
 def test_the_first_control_plane_goes_in_order(private: dict[str, Any]) -> None:
@@ -227,3 +229,15 @@ def test_a_fresh_control_plane_listed_first_is_not_initialised(private: dict[str
     p = plan.run(inv)
     assert "@fake/cp1" in {h.name for h in p.state.failed_hosts}
     assert not any("kubeadm init --config" in c for c in p.commands("cp1"))
+
+
+def test_every_command_is_valid_shell(private: dict[str, Any]) -> None:
+    import subprocess
+
+    p = run(private, ["cp2", "cp3"], ["w1", "w2"], cluster_answer(FULL_NODES, FULL_MEMBERS), remove="cp1",
+            allow_even_control_planes=True)
+    scripts = [c for c in p.commands("cp2") if "kubectl" in c or "2379" in c]
+    scripts.append(removal.ClusterFacts().command())
+    assert len(scripts) >= 4
+    for script in scripts:
+        assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0, script
