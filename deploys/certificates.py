@@ -73,6 +73,20 @@ class CertExpiry(FactBase):
         return parse_expiration("\n".join(output))
 
 
+class ParkedManifests(FactBase):
+    """Static pod manifests a killed run left out of /etc/kubernetes/manifests (their pods stopped)."""
+
+    @staticmethod
+    def default() -> int:
+        return 0
+
+    def command(self) -> str:
+        return f"ls -1 {PARKED} 2>/dev/null | grep -c '[.]yaml$' || true"
+
+    def process(self, output: list[str]) -> int:
+        return int(output[0]) if output and output[0].strip().isdigit() else 0
+
+
 def due(cluster: Cluster, expiry: Mapping[str, datetime.datetime], now: datetime.datetime | None = None) -> bool:
     """Whether a control plane's certificates are renewed this run."""
     if cluster.setting("cert_renew_force"):
@@ -88,10 +102,9 @@ def renew_script(node_ip: str, apiserver_port: int) -> str:
     """Renew, restart the static pods (parked and back), then wait for this node's API and etcd."""
     pods = " ".join(STATIC_PODS)
     return "; ".join([
-        "set -e",
         f"kubeadm certs renew all >>{RENEW_LOG} 2>&1 || {{ tail -n 20 {RENEW_LOG} >&2; exit 1; }}",
-        f"install -d -m 700 {PARKED}",
-        # a run killed while the manifests were parked left them here: they go back first
+        f"install -d -m 700 {PARKED} || exit 1",
+        # out of the kubelet's sight (a run killed while they were out left some here: they come back below)
         f"for p in {pods}; do [ -f {MANIFESTS}/$p.yaml ] && mv {MANIFESTS}/$p.yaml {PARKED}/; done; true",
         f"sleep {FILE_CHECK_SECONDS}",
         f"for p in {pods}; do [ -f {PARKED}/$p.yaml ] && mv {PARKED}/$p.yaml {MANIFESTS}/; done; true",
@@ -122,13 +135,16 @@ def renew(cluster: Cluster) -> None:
     """Renew the due control planes' certificates, one node at a time (serial), health gate after each."""
     node = cluster.node(host.name)
     expiry = host.get_fact(CertExpiry) if node.is_control_plane else {}
+    parked = host.get_fact(ParkedManifests) if node.is_control_plane else 0
     first = earliest(expiry)
     if node.is_control_plane:
         when = f"{first[0]} expires {first[1]:%Y-%m-%d %H:%M} UTC" if first else "expiry unknown"
         action = "renew" if due(cluster, expiry) else f"nothing to renew (not within {cluster.setting('cert_renew_days')} days)"
+        if parked:
+            action += f"; {parked} static pod manifest(s) left parked by an earlier run: restart finished"
         logger.info(f"{host.print_prefix}certificates: {when}: {action}")
     ops.on(
-        node.is_control_plane and due(cluster, expiry),
+        node.is_control_plane and (due(cluster, expiry) or parked > 0),
         renewed,
         name="Certificates renewed, static pods restarted, health gate (one control plane at a time)",
         node_ip=node.node_ip,

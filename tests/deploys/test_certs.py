@@ -33,11 +33,12 @@ def table(days: float) -> list[str]:
     ]
 
 
-def run(private: dict[str, Any], days: dict[str, float], kubeconfig: bool = True, **data: Any) -> plan.Plan:
+def run(private: dict[str, Any], days: dict[str, float], parked: tuple[str, ...] = (), **data: Any) -> plan.Plan:
     def host(name: str) -> tuple[str, dict[str, Any]]:
         responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", "done=kubeadm-join", *ADMIN]}
         if name in days:
             responses["check-expiration"] = table(days[name])
+        responses["manifests-parked 2>/dev/null"] = ["2" if name in parked else "0"]
         return name, {"node_ip": IPS[name], "fake_responses": responses}
 
     inventory = plan.fake_inventory(
@@ -70,6 +71,11 @@ def test_nothing_due_changes_nothing(private: dict[str, Any]) -> None:
     p = run(private, {"cp1": 300, "cp2": 300, "cp3": 300})
     assert p.hosts_of("Certificates renewed") == []
     assert not any("kubeadm certs renew" in c for n in ("cp1", "cp2", "cp3") for c in p.commands(n))
+
+
+def test_a_run_killed_with_manifests_parked_is_finished(private: dict[str, Any]) -> None:
+    p = run(private, {"cp1": 364, "cp2": 364, "cp3": 364}, parked=("cp2",))
+    assert p.hosts_of("Certificates renewed") == ["cp2"]
 
 
 def test_forced(private: dict[str, Any]) -> None:
