@@ -38,12 +38,4 @@ if pyinfra.is_cli and __name__ != "deploys.cluster":  # run by `pyinfra INVENTOR
     # instead of a scan of sys.modules (seconds over a cluster's 200+ operations).
     import deploys.cluster  # noqa: F401
 
-    cluster = context.entry_model(state)
-    try:
-        if cluster is not None:
-            build(cluster)
-    # Found while planning (a joined node at another version, no pinned digest for a node's
-    # architecture): invalid input, like the model's errors.
-    except (model.VersionSkewError, model.ClusterConfigError) as exc:
-        if not context.of(state).stopped:
-            context.stop(state, str(exc))
+    context.run_entry(state, build)

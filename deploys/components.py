@@ -13,11 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 from deploys import calico, containerd, control_plane, haproxy, join, keepalived, kube_packages, kubeconfig, model, prep
-from deploys import teardown
+from deploys import certificates, removal, teardown
 from deploys.schema import Key
 
-# The build order: kubeadm init before any join, joins before Calico, the kubeconfig last.
-COMPONENTS = (prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown)
+# The build order: kubeadm init before any join, joins before Calico, the kubeconfig last; then the
+# day-2 components, which deploys/cluster.py does not run (DEPLOY = None) but whose keys and files count.
+COMPONENTS = (
+    prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown, removal,
+    certificates,
+)
 
 
 def schema() -> dict[str, Key]:

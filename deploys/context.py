@@ -31,6 +31,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Mapping, NoReturn
 from weakref import WeakKeyDictionary
 
+from gevent.lock import RLock
+
 from deploys import model
 
 if TYPE_CHECKING:
@@ -55,6 +57,8 @@ class Run:
     nodes: dict[str, NodeState] = field(default_factory=dict)
     credentials: JoinCredentials | None = None
     credentials_only: set[str] = field(default_factory=set)
+    decided: dict[str, Any] = field(default_factory=dict)  # once(): what a day-2 entry reads of the cluster
+    lock: RLock = field(default_factory=RLock)
 
 
 _RUNS: WeakKeyDictionary[Any, Run] = WeakKeyDictionary()
@@ -102,6 +106,27 @@ def entry_model(state: Any) -> model.Cluster | None:
         return cluster(state)
     except model.ClusterConfigError as exc:
         stop(state, str(exc))
+
+
+def once(state: Any, name: str, make: Callable[[], Any]) -> Any:
+    """MAKE() the first time any host of the run asks for NAME while planning; the same value after."""
+    run = of(state)
+    with run.lock:
+        if name not in run.decided:
+            run.decided[name] = make()
+        return run.decided[name]
+
+
+def run_entry(state: Any, body: Callable[[model.Cluster], None]) -> None:
+    """An entry file's BODY, run with the model; invalid input found while planning (a joined node at
+    another version, a refused day-2 request) stops the run like the model's errors (exit 2)."""
+    cluster = entry_model(state)
+    try:
+        if cluster is not None:
+            body(cluster)
+    except (model.VersionSkewError, model.ClusterConfigError) as exc:
+        if not of(state).stopped:
+            stop(state, str(exc))
 
 
 def stop(state: Any, message: str) -> NoReturn:

@@ -13,6 +13,7 @@ control planes get the same flags from the cluster's kubeadm-config.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Sequence
 
 from pyinfra import host
 from pyinfra.api import StringCommand, deploy
@@ -44,6 +45,7 @@ ADMIN_CONF = "/etc/kubernetes/admin.conf"
 INIT_LOG = "/var/log/kubeadm-init.log"
 INIT_STAMP = "kubeadm-init"
 OWNS = Owned(files=(KUBEADM_CONFIG, ENCRYPTION_CONFIG, AUDIT_POLICY, ADMIN_CONF))
+JOINED_STAMP = "kubeadm-join"  # join.JOIN_STAMP (join imports this module)
 # What a kubeadm init or control-plane join that stopped half-way leaves (cmd/kubeadm/app/cmd/phases).
 HALF_DONE = (
     "{ [ -e /etc/kubernetes/admin.conf ] || [ -e /etc/kubernetes/kubelet.conf ]"
@@ -134,14 +136,43 @@ def init(cluster: Cluster) -> None:
         content=lambda: kubeadm_config(cluster, node),
         mode="600",
     )
-    ops.on(first, _kubeadm_init, name="kubeadm init (once per cluster)")
+    ops.on(
+        first,
+        _kubeadm_init,
+        name="kubeadm init (once per cluster)",
+        others_hold_a_cluster=first and _others_hold_a_cluster(cluster),
+    )
+
+
+def _others_hold_a_cluster(cluster: Cluster) -> list[str]:
+    """The other control planes that already joined or initialised a cluster (their stamps)."""
+    found = []
+    for other in cluster.control_planes[1:]:
+        target = host.state.inventory.get_host(other.name)
+        if target in host.state.failed_hosts or not target.connected:
+            continue
+        if {INIT_STAMP, JOINED_STAMP} & node_state(target).done:
+            found.append(other.name)
+    return found
 
 
 @ops.operation()
-def _kubeadm_init():
-    """Ensure `kubeadm init` has succeeded once here (a stamp written after success)."""
+def _kubeadm_init(others_hold_a_cluster: Sequence[str] = ()):
+    """Ensure `kubeadm init` has succeeded once here (a stamp written after success).
+
+    A fresh first control plane while others already hold the cluster is a control plane added back
+    first in the inventory: initialising it would start a second cluster, so it is refused.
+    """
     state = node_state(host)
-    if INIT_STAMP in state.done:
+    # A control plane that joined an existing cluster is first only because the one before it was
+    # removed (deploys/remove.py): the cluster exists, it is never initialised again.
+    if INIT_STAMP in state.done or JOINED_STAMP in state.done:
+        return
+    if others_hold_a_cluster:
+        yield ops.fail(
+            f"{', '.join(others_hold_a_cluster)} already hold(s) the cluster: a control plane added to it joins;"
+            " list it after the existing control planes in the inventory (the first one initialises a cluster)"
+        )
         return
     # The output holds a join token and the certificate key: it goes to a root-only log.
     yield StringCommand(

@@ -14,7 +14,7 @@ from pyinfra.api.arguments import ConnectorArguments
 from pyinfra.api.exceptions import OperationError
 
 from deploys import context, ops, schema
-from deploys.control_plane import HALF_DONE, INIT_STAMP, KUBEADM_CONFIG, MAKE_AUDIT_LOG_DIR
+from deploys.control_plane import HALF_DONE, INIT_STAMP, JOINED_STAMP, KUBEADM_CONFIG, MAKE_AUDIT_LOG_DIR
 from deploys.facts import Owned, node_state
 from deploys.model import Cluster, Node
 from deploys.schema import Key
@@ -25,7 +25,7 @@ DEFAULTS = schema.defaults(KEYS)
 KUBELET_CONF = "/etc/kubernetes/kubelet.conf"
 JOIN_LOG = "/var/log/kubeadm-join.log"
 JOIN_CONFIG = "/etc/kubernetes/kubeadm-join.yaml"
-JOIN_STAMP = "kubeadm-join"
+JOIN_STAMP = JOINED_STAMP
 OWNS = Owned(files=(KUBELET_CONF,))
 TOKEN_CREATE = f"kubeadm token create --config {KUBEADM_CONFIG} --print-join-command"
 UPLOAD_CERTS = f"kubeadm init phase upload-certs --upload-certs --config {KUBEADM_CONFIG}"

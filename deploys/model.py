@@ -392,10 +392,13 @@ def check_control_plane_count(source: Source) -> list[str]:
         return [
             f"group {CONTROL_PLANE_GROUP!r} is empty: a cluster needs 1 or 3 (an odd number) of control planes"
         ]
-    if not rules.odd_control_plane_count(len(names)):
+    # allow_even_control_planes (deploys/removal.py) keeps a cluster between removal and replacement.
+    allowed = all(h.data.get("allow_even_control_planes") is True for h in source.control_planes)
+    if not rules.odd_control_plane_count(len(names)) and not allowed:
         return [
             f"group {CONTROL_PLANE_GROUP!r} has {len(names)} hosts ({', '.join(names)}): "
-            "stacked etcd needs an odd number (1, 3, 5)"
+            "stacked etcd needs an odd number (1, 3, 5); while a control plane is being replaced, "
+            "say so with `--data allow_even_control_planes=true`"
         ]
     return []
 

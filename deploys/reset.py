@@ -27,10 +27,4 @@ def run(cluster: model.Cluster) -> None:
 if pyinfra.is_cli and __name__ != "deploys.reset":  # run by `pyinfra INVENTORY deploys/reset.py`
     import deploys.reset  # noqa: F401  (see deploys/cluster.py)
 
-    cluster = context.entry_model(state)
-    try:
-        if cluster is not None:
-            run(cluster)
-    except model.ClusterConfigError as exc:
-        if not context.of(state).stopped:
-            context.stop(state, str(exc))
+    context.run_entry(state, run)

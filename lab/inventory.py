@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from lab import config
 from lab.state import LabState, load
 
 HostEntry = tuple[str, dict[str, Any]]
+# Day-2 drills: nodes left out of the inventory (removed from the cluster: deploys/remove.py), and nodes
+# listed last in their group (a control plane added back after the others), comma-separated names.
+EXCLUDE_ENV = "KPL_LAB_INVENTORY_EXCLUDE"
+LAST_ENV = "KPL_LAB_INVENTORY_LAST"
 
 
 class NoLabError(RuntimeError):
@@ -36,6 +41,11 @@ def groups(lab: LabState | None = None) -> dict[str, list[HostEntry]]:
     if not lab.nodes:
         raise NoLabError(f"no lab is up ({config.STATE_FILE} is missing or empty): run `python -m lab up` first")
     out: dict[str, list[HostEntry]] = {"control_plane": [], "workers": []}
+    excluded = set(filter(None, os.environ.get(EXCLUDE_ENV, "").split(",")))
+    last = list(filter(None, os.environ.get(LAST_ENV, "").split(",")))
     for node in lab.nodes:
-        out[node.role].append((node.name, host_data(lab, node.ip)))
+        if node.name not in excluded:
+            out[node.role].append((node.name, host_data(lab, node.ip)))
+    for role, entries in out.items():
+        out[role] = sorted(entries, key=lambda entry: last.index(entry[0]) + 1 if entry[0] in last else 0)
     return out

@@ -69,6 +69,7 @@ BENIGN: dict[str, Any] = {
     "calico_registry": f"{MARKER}.example:5000/calico",
     "calico_interface": f"^{MARKER}[0-9]+$",
     "confirm_reset": MARKER,
+    "remove": f"w1,{MARKER}",
 }
 FRAGMENTS = [
     "\n", "\r\n", "\x00", "\t", " ", '"', "'", "\\", "$(touch /tmp/kpl-pwned)", "`id`", "${IFS}", ";", "; rm -rf /",

@@ -81,3 +81,35 @@ def test_files_and_audit_log_on_control_planes(test_plan: plan.Plan) -> None:
     without_log = {k: v for k, v in good.items() if k != control_plane.AUDIT_LOG}
     with pytest.raises(AssertionError, match="no API audit log"):
         checks.control_planes_encrypt_and_audit(cluster(test_plan, without_log))
+
+
+def expiration(days: float) -> Answer:
+    import datetime
+
+    when = (datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=days)).strftime("%b %d, %Y %H:%M UTC")
+    return Answer(stdout=f"CERTIFICATE  EXPIRES  RESIDUAL TIME\napiserver                  {when}   {int(days)}d   ca   no\n")
+
+
+def test_certificates_reported_and_fresh_ones_pass(prod_plan: plan.Plan) -> None:
+    c = cluster(prod_plan, {"check-expiration": expiration(300)})
+    with pytest.warns(checks.CertificateExpiry, match=r"k8s-master-node0: apiserver expires .* \(29\dd\)") as seen:
+        checks.certificates_not_expired(c)
+    assert not [w for w in seen if issubclass(w.category, checks.CertificateExpiringSoon)]
+    assert all("kubeadm certs check-expiration" in t.ran[0] for n, t in c.targets.items() if "master" in n)
+    assert all(not t.ran for n, t in c.targets.items() if "worker" in n)
+
+
+def test_certificates_expiring_soon_warn(prod_plan: plan.Plan) -> None:
+    c = cluster(prod_plan, {"check-expiration": expiration(10)})
+    with pytest.warns(checks.CertificateExpiringSoon, match=r"within cert_renew_days=30: k8s-master-node0: apiserver "
+                                                            r"expires in 9d.*deploys/certs.py"):
+        checks.certificates_not_expired(c)
+
+
+def test_expired_or_unreadable_certificates_fail(prod_plan: plan.Plan) -> None:
+    c = cluster(prod_plan, {"check-expiration": expiration(-1)})
+    with pytest.raises(AssertionError, match="certificate apiserver expired on"), pytest.warns(checks.CertificateExpiry):
+        checks.certificates_not_expired(c)
+    c = cluster(prod_plan, {"check-expiration": Answer(1, "", "error: open /etc/kubernetes/pki/ca.crt")})
+    with pytest.raises(AssertionError, match="check-expiration failed: error: open"):
+        checks.certificates_not_expired(c)

@@ -12,10 +12,12 @@ import json
 import re
 import shlex
 import time
+import warnings
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 
-from deploys import control_plane, haproxy
+from deploys import certificates, control_plane, haproxy
 from deploys.facts import SYSCTLS
 from tests.verify.targets import Cluster, Target
 
@@ -289,7 +291,49 @@ def control_planes_encrypt_and_audit(c: Cluster) -> None:
         assert json.loads(log.stdout).get("kind") == "Event", f"{cp.name}: the audit log holds no audit Event"
 
 
+class CertificateExpiry(UserWarning):
+    """A control plane's certificate expiry (reported for every control plane)."""
+
+
+class CertificateExpiringSoon(UserWarning):
+    """A control plane's certificate expires within cert_renew_days: run deploys/certs.py."""
+
+
+def certificates_not_expired(c: Cluster) -> None:
+    """Every control plane's kubeadm certificates: reported (warning), expiring within cert_renew_days warned
+    about (renew with deploys/certs.py), expired or unreadable a failure. From `kubeadm certs check-expiration`."""
+    days = c.model.setting("cert_renew_days")
+    now = datetime.now(timezone.utc)
+    problems, soon, report = [], [], []
+    for cp in c.model.control_planes:
+        t = c.targets[cp.name]
+        if not t.reachable:  # a node that is down is reported once, by node_up
+            continue
+        out = t.run("kubeadm certs check-expiration")
+        expiry = certificates.parse_expiration(out.stdout)
+        first = certificates.earliest(expiry)
+        if out.rc != 0 or first is None:
+            problems.append(f"{cp.node_name}: kubeadm certs check-expiration failed: {(out.stderr or out.stdout).strip()[-200:]}")
+            continue
+        name, when = first
+        left = when - now
+        report.append(f"{cp.node_name}: {name} expires {when:%Y-%m-%d %H:%M} UTC ({left.days}d)")
+        if left <= timedelta(0):
+            problems.append(f"{cp.node_name}: certificate {name} expired on {when:%Y-%m-%d %H:%M} UTC")
+        elif left < timedelta(days=days):
+            soon.append(f"{cp.node_name}: {name} expires in {left.days}d ({when:%Y-%m-%d})")
+    if report:
+        warnings.warn(CertificateExpiry("certificate expiry: " + "; ".join(report)))
+    if soon:
+        warnings.warn(CertificateExpiringSoon(
+            f"certificates expiring within cert_renew_days={days}: {'; '.join(soon)}; renew with "
+            "`pyinfra -y INVENTORY deploys/certs.py`"
+        ))
+    assert not problems, "; ".join(problems)
+
+
 CLUSTER_CHECKS: list[Callable[[Cluster], None]] = [
+    certificates_not_expired,
     every_host_registered,
     etcd_members_are_the_control_planes,
     secrets_encrypted_in_etcd,

@@ -52,6 +52,9 @@ PKI = "/etc/kubernetes/pki"
 MANIFESTS = "/etc/kubernetes/manifests"
 KUBELET_DIR = "/var/lib/kubelet"
 FAIL_AFTER = "/etc/kubernetes/standin-fail-after"  # lab switch (issue 10 design decisions)
+# Lab switch (issue 11): a number of days; leaf certificates issued while it exists (init, join, certs renew)
+# are valid that long instead of certificateValidityPeriod, so a drill can make them expire soon.
+CERT_DAYS = "/etc/kubernetes/standin-cert-days"
 DEFAULT_CRI = "unix:///var/run/containerd/containerd.sock"  # constants_unix.go DefaultCRISocket
 STABLE_URL = "https://dl.k8s.io/release/{label}.txt"  # cmd/kubeadm/app/util/version.go
 RELEASE_TIMEOUT = 10.0  # version.go getReleaseVersionTimeout
@@ -1807,6 +1810,10 @@ def sign_cert(base: Path, ca: Path, subj: str, usages: str, cluster: dict[str, A
     key = base.with_suffix(".key")
     write_key(key, cluster["encryptionAlgorithm"])
     days = max(1, int(go_duration(cluster["certificateValidityPeriod"]) // 86400))
+    switch = host(CERT_DAYS)
+    if switch.exists() and switch.read_text().strip().isdigit():
+        days = max(1, int(switch.read_text().strip()))
+        standin.log_line(f"kubeadm: {CERT_DAYS}: {subj} issued for {days} days")
     with tempfile.TemporaryDirectory() as tmp:
         ext = Path(tmp, "ext.cnf")
         lines = ["keyUsage=critical,digitalSignature,keyEncipherment", f"extendedKeyUsage={usages}",
@@ -2828,6 +2835,7 @@ FLAGS: dict[tuple[str, ...], dict[str, str]] = {
     ("version",): {"output": S_},
     ("certs", "check-expiration"): {"cert-dir": S_, "config": S_, "kubeconfig": S_, "output": S_},
     ("certs", "certificate-key"): {},
+    ("certs", "renew", "all"): {"cert-dir": S_, "config": S_, "kubeconfig": S_},
     ("config", "images", "list"): {"config": S_, "feature-gates": S_, "image-repository": S_,
                                    "kubernetes-version": S_, "output": S_, "allow-missing-template-keys": B_},
     ("config", "images", "pull"): {"config": S_, "cri-socket": S_, "feature-gates": S_, "image-repository": S_,
@@ -3614,6 +3622,102 @@ def cmd_check_expiration(flags: dict[str, Any]) -> None:
         say(f"{name:<23} {time.strftime('%b %d, %Y %H:%M UTC', time.gmtime(end)):<24} {residual(end):<15} no")
 
 
+# cmd/kubeadm/app/cmd/certs.go (renew) and phases/certs/renewal: (name, long name, file, CA base), in the order
+# `kubeadm certs renew all` prints them (GetDefaultCertList + the kubeconfig files, super-admin.conf last).
+RENEWABLE = (
+    ("admin.conf", "certificate embedded in the kubeconfig file for the admin to use and for kubeadm itself",
+     f"{KDIR}/admin.conf", "ca"),
+    ("apiserver", "certificate for serving the Kubernetes API", "apiserver.crt", "ca"),
+    ("apiserver-etcd-client", "certificate the apiserver uses to access etcd", "apiserver-etcd-client.crt", "etcd/ca"),
+    ("apiserver-kubelet-client", "certificate for the API server to connect to kubelet",
+     "apiserver-kubelet-client.crt", "ca"),
+    ("controller-manager.conf", "certificate embedded in the kubeconfig file for the controller manager to use",
+     f"{KDIR}/controller-manager.conf", "ca"),
+    ("etcd-healthcheck-client", "certificate for liveness probes to healthcheck etcd",
+     "etcd/healthcheck-client.crt", "etcd/ca"),
+    ("etcd-peer", "certificate for etcd nodes to communicate with each other", "etcd/peer.crt", "etcd/ca"),
+    ("etcd-server", "certificate for serving etcd", "etcd/server.crt", "etcd/ca"),
+    ("front-proxy-client", "certificate for the front proxy client", "front-proxy-client.crt", "front-proxy-ca"),
+    ("scheduler.conf", "certificate embedded in the kubeconfig file for the scheduler manager to use",
+     f"{KDIR}/scheduler.conf", "ca"),
+    ("super-admin.conf", "certificate embedded in the kubeconfig file for the super-admin",
+     f"{KDIR}/super-admin.conf", "ca"),
+)
+
+
+def cert_template(pem: bytes) -> tuple[str, str, list[str], list[str]]:
+    """renewal.certToConfig: the subject (-subj form), extended key usages, DNS and IP SANs of a certificate."""
+    text = _openssl("x509", "-noout", "-subject", "-nameopt", "RFC2253", "-ext",
+                    "subjectAltName,extendedKeyUsage", data=pem).decode()
+    first, _, rest = text.partition("\n")
+    parts = [p.strip() for p in first.split("=", 1)[1].split(",") if p.strip()] if "=" in first else []
+    subj = "".join("/" + p for p in reversed(parts))
+    usages = []
+    if "TLS Web Server Authentication" in rest:
+        usages.append("serverAuth")
+    if "TLS Web Client Authentication" in rest:
+        usages.append("clientAuth")
+    dns = re.findall(r"DNS:([^,\s]+)", rest)
+    ips = re.findall(r"IP Address:([^,\s]+)", rest)
+    return subj, ",".join(usages) or "clientAuth", dns, ips
+
+
+def cluster_for_renewal(flags: dict[str, Any]) -> dict[str, Any]:
+    """The ClusterConfiguration renewal reads: --config, else the kubeadm-config ConfigMap, else the defaults."""
+    if flags.get("config"):
+        return default_cluster(load(read_config(flags["config"]), "init").get("ClusterConfiguration"), False)
+    say('[renew] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...')
+    say("[renew] Use 'kubeadm init phase upload-config kubeadm --config your-config-file' to re-upload it.")
+    try:
+        client = kube(Path(flags.get("kubeconfig") or host(f"{KDIR}/admin.conf")))
+        found = client.request("GET", "/api/v1/namespaces/kube-system/configmaps/kubeadm-config?timeout=10s")
+        return default_cluster(yaml.safe_load(found["data"]["ClusterConfiguration"]), False)
+    except (Fail, OSError, KeyError, TypeError) as exc:
+        klog("W", "certs.go:339", f"[renew] Error reading configuration from the Cluster. Falling back to default "
+             f"configuration: {exc}")
+        return default_cluster({}, False)
+
+
+def cmd_renew_all(flags: dict[str, Any], args: list[str]) -> None:
+    """kubeadm certs renew all: every certificate re-issued by its local CA with its own subject, SANs and usages,
+    a new key, and the cluster's certificateValidityPeriod (renewal.Manager.RenewUsingLocalCA, FileRenewer).
+    A missing certificate is reported `MISSING! <long name>` and skipped; a CA without its key (external CA)
+    refuses the renewal."""
+    if args:
+        raise Fail(f'unknown command "{args[0]}" for "kubeadm certs renew all"')
+    cluster = cluster_for_renewal(flags)
+    cert_dir = flags.get("cert-dir") or cluster.get("certificatesDir") or PKI
+    say("")
+    for name, long_name, file, ca in RENEWABLE:
+        path = file if file.startswith("/") else f"{cert_dir}/{file}"
+        pem = _cert_pem(path)
+        if pem is None:
+            say(f"MISSING! {long_name}")
+            continue
+        ca_base = host(f"{cert_dir}/{ca}")
+        if not ca_base.with_suffix(".key").exists():
+            raise Fail(f"failed to renew certificate {name}: certificate authority {ca} is not present: "
+                       f"open {cert_dir}/{ca}.key: no such file or directory")
+        subj, usages, dns, ips = cert_template(pem)
+        if path.endswith(".conf"):
+            conf = yaml.safe_load(host(path).read_text()) or {}
+            with tempfile.TemporaryDirectory() as tmp:
+                cert = sign_cert(Path(tmp, "client"), ca_base, subj, usages, cluster, dns, ips)
+                key = Path(tmp, "client.key").read_bytes()
+            user = conf["users"][0]["user"]
+            user["client-certificate-data"] = base64.b64encode(cert).decode()
+            user["client-key-data"] = base64.b64encode(key).decode()
+            user.pop("client-certificate", None)
+            user.pop("client-key", None)
+            standin.write_private(host(path), yaml.safe_dump(conf, sort_keys=False))
+        else:
+            sign_cert(host(path).with_suffix(""), ca_base, subj, usages, cluster, dns, ips)
+            host(path).with_suffix(".key").chmod(0o600)
+        say(f"{long_name} renewed")
+    say("\nDone renewing certificates. You must restart the kube-apiserver, kube-controller-manager, kube-scheduler "
+        "and etcd, so that they can use the new certificates.")
+
+
 def _cert_pem(path: str) -> bytes | None:
     """A certificate file's PEM, or the client certificate embedded in a kubeconfig."""
     file = host(path)
@@ -3685,6 +3789,8 @@ def dispatch(argv: list[str]) -> None:
         cmd_check_expiration(flags)
     elif command == ("certs", "certificate-key"):
         say(secrets.token_hex(32))
+    elif command == ("certs", "renew", "all"):
+        cmd_renew_all(flags, args)
     elif command[:2] == ("config", "images"):
         cmd_images(command[2], flags)
     elif command == ("config", "validate"):
