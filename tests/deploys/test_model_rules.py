@@ -97,8 +97,18 @@ def test_control_plane_count_alone(count: int) -> None:
     else:
         names = ", ".join(f"cp{i}" for i in range(count))
         assert errors == [
-            f"group 'control_plane' has {count} hosts ({names}): stacked etcd needs an odd number (1, 3, 5)"
+            f"group 'control_plane' has {count} hosts ({names}): stacked etcd needs an odd number (1, 3, 5); "
+            "while a control plane is being replaced, say so with `--data allow_even_control_planes=true`"
         ]
+
+
+@pytest.mark.parametrize("count", (2, 4))
+def test_even_control_planes_allowed_only_when_said(count: int) -> None:
+    """allow_even_control_planes (deploys/removal.py) keeps a cluster between a removal and its replacement."""
+    allowed = inventory(count)
+    for host in allowed:
+        host.data.allow_even_control_planes = True
+    assert model.check_control_plane_count(source(allowed)) == []
 
 
 def test_control_plane_count_empty() -> None:
