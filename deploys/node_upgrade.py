@@ -404,7 +404,7 @@ def upgrade(cluster: Cluster, steps: list[Step], cordoned: frozenset[str] = froz
     # Nodes an earlier run cordoned and upgraded but did not uncordon (it stopped in between).
     leftover = sorted(n.node_name for n in cluster.workers if n.node_name in cordoned
                       and not any(n in s.nodes for s in steps))
-    ops.on(on_first and bool(leftover), uncordoned, name=f"uncordon {', '.join(leftover)} (left cordoned by an earlier run)",
+    ops.on(on_first and bool(leftover), uncordoned, name=f"uncordon what an earlier run left cordoned: {', '.join(leftover) or 'nothing'}",
            nodes=leftover)
     for step in steps:
         version = f"v{step.version}"

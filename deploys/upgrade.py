@@ -33,7 +33,9 @@ def run(cluster: model.Cluster) -> None:
         run_state._kubeadm_pyinfra_upgrade_told = True
         click.echo(node_upgrade.describe(cluster, current, steps), err=True)
         # One failed node (a failed health gate) stops the whole run: the next node must not start.
+        # (pyinfra's CLI otherwise asks "continue?", which -y answers yes: pyinfra_cli/cli.py _set_fail_prompts.)
         run_state.config.FAIL_PERCENT = 0
+        run_state.should_raise_failed_hosts = None
     node_upgrade.upgrade(cluster, steps, current.cordoned)
 
 

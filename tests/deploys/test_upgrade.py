@@ -98,7 +98,7 @@ def test_a_rerun_resumes_where_the_cluster_is(private: dict[str, Any]) -> None:
 
 def test_uncordons_a_node_left_cordoned(private: dict[str, Any]) -> None:
     p = run(private, "1.37.1", cordoned=(WORKERS[2],))
-    assert [name for name, _ in order(p)][0] == f"uncordon {WORKERS[2]} (left cordoned by an earlier run)"
+    assert [name for name, _ in order(p)][0] == f"uncordon what an earlier run left cordoned: {WORKERS[2]}"
 
 
 def test_nothing_to_do_at_the_target(private: dict[str, Any]) -> None:

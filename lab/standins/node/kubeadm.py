@@ -3854,6 +3854,14 @@ def update_addon_images(client: standin.Kube, cluster: dict[str, Any], version: 
         say(f"[addons] Applied essential addon: {name}")
 
 
+API_RETRY = 60.0  # v1beta4 timeouts.kubernetesAPICall default (1m): API calls retried while the API server restarts
+
+
+def api_retry(action: Callable[[], Any], what: str) -> Any:
+    """An upgrade's API calls, retried like apiclient's (the local API server may be restarting)."""
+    return retry(action, API_RETRY, what, interval=1.0)
+
+
 def cmd_upgrade_plan(flags: dict[str, Any], args: list[str]) -> None:
     """upgrade plan [version]: the versions available to upgrade to, and the policy's errors (plan.go)."""
     client = upgrade_client(flags)
@@ -3898,7 +3906,7 @@ def cmd_upgrade_apply(flags: dict[str, Any], args: list[str], given: list[str]) 
         raise Fail(f"expected at most one argument, got {len(args)}")
     new = args[0] if args else ""
     client = upgrade_client(flags)
-    cm, cluster = fetch_cluster_configuration(client)
+    _, cluster = fetch_cluster_configuration(client)
     semver(new)
     new = "v" + new.lstrip("v")
     say("[upgrade/preflight] Running preflight checks")
@@ -3921,11 +3929,17 @@ def cmd_upgrade_apply(flags: dict[str, Any], args: list[str], given: list[str]) 
         say('[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" '
             "Namespace")
         updated = {**cluster, "kubernetesVersion": new}
-        cm["data"]["ClusterConfiguration"] = yaml.safe_dump(updated, sort_keys=True)
-        client.request("PUT", "/api/v1/namespaces/kube-system/configmaps/kubeadm-config", cm)
+
+        def put() -> None:  # apiclient.CreateOrUpdateConfigMap: the latest resourceVersion, retried
+            current = client.request("GET", "/api/v1/namespaces/kube-system/configmaps/kubeadm-config")
+            current.setdefault("data", {})["ClusterConfiguration"] = yaml.safe_dump(updated, sort_keys=True)
+            client.request("PUT", "/api/v1/namespaces/kube-system/configmaps/kubeadm-config", current)
+        api_retry(put, "unable to update the kubeadm-config ConfigMap")
     workflow.run("upload-config", upload)
-    workflow.run("kubelet-config", lambda: write_kubelet_config(client, dry))
-    workflow.run("addon", lambda: None if dry else update_addon_images(client, cluster, new, minor))
+    workflow.run("kubelet-config", lambda: api_retry(lambda: write_kubelet_config(client, dry),
+                                                     "unable to write the kubelet configuration"))
+    workflow.run("addon", lambda: None if dry else api_retry(lambda: update_addon_images(client, cluster, new, minor),
+                                                             "unable to update the addons"))
     say(f'\n[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "{new}".\n')
     say("[upgrade] Now please proceed with upgrading the rest of the nodes by following the right order.")
 
@@ -3955,7 +3969,8 @@ def cmd_upgrade_node(flags: dict[str, Any], args: list[str], given: list[str]) -
         workflow.run("control-plane", lambda: upgrade_static_pods(version, etcd_tag, timeout, dry))
     else:
         say("[upgrade/control-plane] Skipping phase. Not a control plane node.")
-    workflow.run("kubelet-config", lambda: write_kubelet_config(client, dry))
+    workflow.run("kubelet-config", lambda: api_retry(lambda: write_kubelet_config(client, dry),
+                                                     "unable to write the kubelet configuration"))
     say("[upgrade] The configuration for this node was successfully upgraded!")
     say("[upgrade] Now you should go ahead and upgrade the kubelet package using your package manager.")
 
