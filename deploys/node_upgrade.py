@@ -302,6 +302,12 @@ def health_gate(nodes: list[str], version: str, endpoint: str, timeout: int, whe
         )
 
 
+def _still_going() -> bool:
+    """No host has failed in this run (checked when each operation executes): after a failed node or gate
+    nothing more is done anywhere, whatever pyinfra's own failure settings are."""
+    return not host.state.failed_hosts
+
+
 def chunks(nodes: tuple[Node, ...], size: int) -> list[tuple[Node, ...]]:
     return [nodes[i:i + size] for i in range(0, len(nodes), size)]
 
@@ -320,6 +326,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         node_ip=me.node_ip,
         dest=kube_packages.SOURCE,
         content=f"deb [signed-by={kube_packages.KEYRING}] {kube_packages.repo_url(target)} /\n",
+        _if=_still_going,
     )
     key = ops.on(
         here,
@@ -329,6 +336,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         url=kube_packages.key_url(target),
         dest=kube_packages.KEYRING,
         refresh=[source],
+        _if=_still_going,
     )
     ops.on(
         here,
@@ -338,6 +346,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         wanted={"kubeadm": target.kube_package_version},
         hold=True,
         sources_changed=[key, source],
+        _if=_still_going,
     )
     if first_apply:
         commands = [f"kubeadm upgrade plan {version}", f"kubeadm upgrade apply {version} --yes"]
@@ -352,6 +361,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         node_ip=me.node_ip,
         stamp=f"kubeadm-upgrade-{step.version}",
         commands=commands,
+        _if=_still_going,
     )
     ops.on(
         here,
@@ -365,6 +375,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         },
         hold=True,
         sources_changed=[key, source],
+        _if=_still_going,
     )
     config = ops.on(
         here,
@@ -373,6 +384,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         node_ip=me.node_ip,
         dest=containerd.CONFIG,
         content=containerd.config_text(target),
+        _if=_still_going,
     )
     ops.on(
         here,
@@ -380,7 +392,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         name=f"{version} on {names}: containerd restarted (sandbox image changed)",
         node_ip=me.node_ip,
         service_name="containerd",
-        _if=lambda: ops.changed([config]),
+        _if=lambda: _still_going() and ops.changed([config]),
     )
     ops.on(
         here,
@@ -389,6 +401,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         node_ip=me.node_ip,
         service_name="kubelet",
         daemon_reload=True,
+        _if=_still_going,
     )
 
 
@@ -405,7 +418,7 @@ def upgrade(cluster: Cluster, steps: list[Step], cordoned: frozenset[str] = froz
     leftover = sorted(n.node_name for n in cluster.workers if n.node_name in cordoned
                       and not any(n in s.nodes for s in steps))
     ops.on(on_first and bool(leftover), uncordoned, name=f"uncordon what an earlier run left cordoned: {', '.join(leftover) or 'nothing'}",
-           nodes=leftover)
+           nodes=leftover, _if=_still_going)
     for step in steps:
         version = f"v{step.version}"
         for node in step.control_planes:
@@ -419,6 +432,7 @@ def upgrade(cluster: Cluster, steps: list[Step], cordoned: frozenset[str] = froz
                 endpoint=cluster.endpoint,
                 timeout=gate_timeout,
                 where=f"{node.node_name} (upgrade to {version})",
+                _if=_still_going,
             )
         for batch in chunks(step.workers, size):
             names = ", ".join(n.node_name for n in batch)
@@ -429,9 +443,10 @@ def upgrade(cluster: Cluster, steps: list[Step], cordoned: frozenset[str] = froz
                 name=f"{version}: cordon and drain {names} (PodDisruptionBudgets respected, timeout {drain_timeout}s)",
                 nodes=node_names,
                 timeout=drain_timeout,
+                _if=_still_going,
             )
             _node_steps(cluster, step, batch, first_apply=False)
-            ops.on(on_first, uncordoned, name=f"{version}: uncordon {names}", nodes=node_names)
+            ops.on(on_first, uncordoned, name=f"{version}: uncordon {names}", nodes=node_names, _if=_still_going)
             ops.on(
                 on_first,
                 health_gate,
@@ -441,6 +456,7 @@ def upgrade(cluster: Cluster, steps: list[Step], cordoned: frozenset[str] = froz
                 endpoint=cluster.endpoint,
                 timeout=gate_timeout,
                 where=f"{names} (upgrade to {version})",
+                _if=_still_going,
             )
     # What deploys/cluster.py writes from kube_version, rewritten so that it stays a no-op afterwards.
     ops.on(
@@ -451,4 +467,5 @@ def upgrade(cluster: Cluster, steps: list[Step], cordoned: frozenset[str] = froz
         dest=KUBEADM_CONFIG,
         content=lambda: kubeadm_config(cluster, me),
         mode="600",
+        _if=_still_going,
     )

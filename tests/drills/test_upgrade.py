@@ -35,7 +35,8 @@ def figure(line: str) -> None:
 def upgrade(*extra: str) -> str:
     res = subprocess.run([*UPGRADE, *extra], cwd=config.REPO, capture_output=True, text=True, timeout=1800)
     out = res.stdout + res.stderr
-    assert res.returncode == 0, out[-6000:]
+    errors = [line for line in out.splitlines() if "rror" in line and "Upgrade |" not in line][:30]
+    assert res.returncode == 0, "\n".join(errors) + "\n...\n" + out[-3000:]
     return out
 
 
