@@ -85,6 +85,15 @@ def artifact_url(cluster: Cluster, name: str, arch: str) -> str:
     return template.replace("{version}", version).replace("{arch}", arch)
 
 
+def config_text(cluster: Cluster) -> str:
+    """containerd's config.toml for the cluster (its sandbox image follows the Kubernetes minor)."""
+    return render(
+        f"containerd/config-v{config_version(cluster.setting('containerd_version'))}.toml.j2",
+        pause_image=cluster.pause_image,
+        runc=RUNC,
+    )
+
+
 def hosts_toml(registry: str, mirror: str) -> str:
     """containerd's hosts.toml for REGISTRY pulled through MIRROR (containerd docs/hosts.md)."""
     return render(
@@ -120,11 +129,7 @@ def install(cluster: Cluster) -> None:
     config = ops.file(
         name="containerd configured for Kubernetes",
         dest=CONFIG,
-        content=render(
-            f"containerd/config-v{config_version(cluster.setting('containerd_version'))}.toml.j2",
-            pause_image=cluster.pause_image,
-            runc=RUNC,
-        ),
+        content=config_text(cluster),
     )
     mirror = cluster.setting("registry_mirror")
     hosts = [

@@ -2841,8 +2841,18 @@ FLAGS: dict[tuple[str, ...], dict[str, str]] = {
     ("config", "images", "pull"): {"config": S_, "cri-socket": S_, "feature-gates": S_, "image-repository": S_,
                                    "kubernetes-version": S_},
     ("config", "validate"): {"config": S_, "allow-experimental-api": B_},
+    # cmd/kubeadm/app/cmd/upgrade/{plan,apply,node}.go and common.go addApplyFlags/addUpgradeFlags
+    ("upgrade", "plan"): {"allow-experimental-upgrades": B_, "allow-release-candidate-upgrades": B_, "config": S_,
+                          "ignore-preflight-errors": L_, "kubeconfig": S_, "output": S_, "print-config": B_,
+                          "show-managed-fields": B_, "allow-missing-template-keys": B_},
+    ("upgrade", "apply"): {"allow-experimental-upgrades": B_, "allow-release-candidate-upgrades": B_,
+                           "certificate-renewal": B_, "config": S_, "dry-run": B_, "etcd-upgrade": B_, "force": B_,
+                           "ignore-preflight-errors": L_, "kubeconfig": S_, "patches": S_, "print-config": B_,
+                           "skip-phases": L_, "yes": B_},
+    ("upgrade", "node"): {"certificate-renewal": B_, "config": S_, "dry-run": B_, "etcd-upgrade": B_,
+                          "ignore-preflight-errors": L_, "kubeconfig": S_, "patches": S_, "skip-phases": L_},
 }
-SHORTHANDS = {"f": "force", "o": "output"}
+SHORTHANDS = {"f": "force", "o": "output", "y": "yes"}
 
 
 def parse(command: tuple[str, ...], argv: list[str]) -> tuple[dict[str, Any], list[str], list[str]]:
@@ -3762,6 +3772,313 @@ def cmd_validate(flags: dict[str, Any]) -> None:
 
 # ---------------------------------------------------------------- main
 
+# ---------------------------------------------------------------- kubeadm upgrade plan / apply / node
+# cmd/kubeadm/app/cmd/upgrade/{plan,apply,node}.go and phases/upgrade/policy.go (kubernetes/kubernetes, the
+# policy as of commit 04791b4); see lab/standins/README.md ("kubeadm upgrade").
+
+UPGRADE_SKEW = 1  # policy.go MaximumAllowedMinorVersionUpgradeSkew (and ...DowngradeSkew, ...KubeletSkew)
+UPGRADE_COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler")  # staticpods.go order
+PODS_STATE = "/run/k8s-standin-pods"  # where the kubelet stand-in records the manifest hash each pod runs
+
+
+def semver(value: str) -> tuple[int, int, int]:
+    """'v1.37.1' -> (1, 37, 1); version.ParseSemantic's error otherwise."""
+    found = re.fullmatch(r"v?(\d+)\.(\d+)\.(\d+)", value.strip())
+    if not found:
+        raise Fail(f'could not parse "{value}" as version')
+    return int(found.group(1)), int(found.group(2)), int(found.group(3))
+
+
+def version_policy(cluster: str, kubeadm: str, new: str, kubelets: Iterable[str]) -> tuple[list[str], list[str]]:
+    """EnforceVersionPolicies: (mandatory, skippable) errors for released versions (policy.go)."""
+    mandatory: list[str] = []
+    skippable: list[str] = []
+    c, k, n = semver(cluster), semver(kubeadm), semver(new)
+    minimum = (1, k[1] - 1, 0)  # constants.MinimumControlPlaneVersion: one minor below kubeadm's
+    if n < minimum:
+        mandatory.append(f'Specified version to upgrade to "{new}" is equal to or lower than the minimum supported '
+                         f'version "{cluster}". Please specify a higher version to upgrade to')
+    if n[1] > c[1] + UPGRADE_SKEW:
+        mandatory.append(f'Specified version to upgrade to "{new}" is too high; kubeadm can upgrade only '
+                         f"{UPGRADE_SKEW} minor version at a time")
+    if n[1] < c[1] - UPGRADE_SKEW:
+        mandatory.append(f'Specified version to downgrade to "{new}" is too low; kubeadm can downgrade only '
+                         f"{UPGRADE_SKEW} minor version at a time")
+    if k < n:
+        if n[1] > k[1]:
+            mandatory.append(f'Specified version to upgrade to "{new}" is at least one minor release higher than the '
+                             f"kubeadm minor release ({n[1]} > {k[1]}). Such an upgrade is not supported")
+        else:
+            skippable.append(f'Specified version to upgrade to "{new}" is higher than the kubeadm version "{kubeadm}". '
+                             "Upgrade kubeadm first using the tool you used to install kubeadm")
+    if k[0] > n[0] or k[1] > n[1]:
+        skippable.append(f"Kubeadm version {kubeadm} can only be used to upgrade to Kubernetes version {k[0]}.{k[1]}")
+    old = sorted({v for v in kubelets if n[1] > semver(v)[1] + UPGRADE_SKEW})
+    if old:
+        skippable.append(f"There are kubelets in this cluster that are too old that have these versions [{' '.join(old)}]")
+    return mandatory, skippable
+
+
+def upgrade_client(flags: dict[str, Any]) -> standin.Kube:
+    """--kubeconfig, else admin.conf (apply, plan, a control plane's node) or kubelet.conf (a worker's node)."""
+    explicit = flags.get("kubeconfig")
+    path = host(explicit) if explicit else host(f"{KDIR}/admin.conf")
+    if not explicit and not path.exists():
+        path = host(f"{KDIR}/kubelet.conf")
+    if not path.exists():
+        raise Fail(f'failed to load admin kubeconfig: open {path}: no such file or directory')
+    return kube(path)
+
+
+def fetch_cluster_configuration(client: standin.Kube) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(the kubeadm-config ConfigMap, its ClusterConfiguration) — FetchInitConfigurationFromCluster."""
+    say('[upgrade] Reading configuration from the "kubeadm-config" ConfigMap in namespace "kube-system"...')
+    say("[upgrade] Use 'kubeadm init phase upload-config kubeadm --config your-config-file' to re-upload it.")
+    try:
+        cm = client.request("GET", "/api/v1/namespaces/kube-system/configmaps/kubeadm-config")
+    except ApiError as exc:
+        raise Fail(f"unable to fetch the kubeadm-config ConfigMap: {exc}") from None
+    cluster = yaml.safe_load((cm.get("data") or {}).get("ClusterConfiguration") or "") or {}
+    if not cluster.get("kubernetesVersion"):
+        raise Fail("unable to fetch cluster version: the ClusterConfiguration has no kubernetesVersion")
+    return cm, cluster
+
+
+def kubelet_versions(client: standin.Kube) -> list[str]:
+    """KubeletVersions: every Node's status.nodeInfo.kubeletVersion."""
+    nodes = client.request("GET", "/api/v1/nodes").get("items") or []
+    return [((n.get("status") or {}).get("nodeInfo") or {}).get("kubeletVersion", "") for n in nodes]
+
+
+def enforce_policy(cluster_version: str, new: str, kubelets: list[str], force: bool) -> None:
+    """Print the versions, then fail on mandatory errors, and on skippable ones without --force (apply.go)."""
+    say(f"[upgrade/versions] Cluster version: {cluster_version}")
+    say(f"[upgrade/versions] kubeadm version: {kubeadm_version()}")
+    mandatory, skippable = version_policy(cluster_version, kubeadm_version(), new, kubelets)
+    if mandatory:
+        raise Fail("the version argument is invalid due to these fatal errors:\n\n"
+                   + "\n".join(f"\t- {e}" for e in mandatory + skippable)
+                   + "\n\nPlease fix the misalignments highlighted above and try upgrading again")
+    if skippable and not force:
+        raise Fail("the version argument is invalid due to these errors:\n\n"
+                   + "\n".join(f"\t- {e}" for e in skippable) + "\n\nCan be bypassed if you pass the --force flag")
+    for error in skippable:
+        say(f"[upgrade/version] Found {len(skippable)} potential version compatibility errors but skipping since "
+            f"the --force flag is set: \n\n\t- {error}")
+
+
+def wait_static_pod(name: str, text: str, timeout: float) -> None:
+    """WaitForStaticPodHash: until the kubelet runs the new manifest (the stand-in kubelet's hash record)."""
+    digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+    state = Path(PODS_STATE) / f"{name}.hash"
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if state.exists() and state.read_text().strip() == digest:
+            return
+        time.sleep(0.5)
+    raise Fail(f'static Pod hash for component {name} on Node did not change after {format_duration(timeout)}: '
+               "timed out waiting for the condition")
+
+
+def upgrade_static_pods(version: str, etcd_tag: str | None, timeout: float, dry_run: bool) -> list[str]:
+    """StaticPodControlPlane: each control-plane manifest's image at the new tag, in order, waiting for the
+    kubelet to run it before the next; the old manifest backed up. Returns the components changed."""
+    changed = []
+    backup = host(f"{KDIR}/tmp/kubeadm-backup-manifests-{time.strftime('%Y-%m-%d-%H-%M-%S')}")
+    for name in UPGRADE_COMPONENTS:
+        path = host(f"{MANIFESTS}/{name}.yaml")
+        if not path.exists():
+            continue
+        tag = etcd_tag if name == "etcd" else version
+        if tag is None:
+            continue
+        text = path.read_text()
+        pod = yaml.safe_load(text)
+        container = pod["spec"]["containers"][0]
+        repo = container["image"].rsplit(":", 1)[0]
+        if container["image"] == f"{repo}:{tag}":
+            say(f'[upgrade/staticpods] Current and new manifests of {name} are equal, skipping upgrade')
+            continue
+        say(f'[upgrade/staticpods] Preparing for "{name}" upgrade')
+        if dry_run:
+            say(f'[dryrun] Would write the {name} manifest with image "{repo}:{tag}"')
+            continue
+        container["image"] = f"{repo}:{tag}"
+        new = yaml.safe_dump(pod, sort_keys=False)
+        backup.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, backup / path.name)
+        say(f'[upgrade/staticpods] Moved new manifest to "{MANIFESTS}/{name}.yaml" and backed up old manifest to '
+            f'"{backup.relative_to(ROOT) if backup.is_relative_to(ROOT) else backup}/{name}.yaml"')
+        standin.write_private(path, new)
+        say("[upgrade/staticpods] Waiting for the kubelet to restart the component")
+        say(f"[upgrade/staticpods] This can take up to {format_duration(timeout)}")
+        wait_static_pod(name, new, timeout)
+        say(f'[upgrade/staticpods] Component "{name}" upgraded successfully!')
+        changed.append(name)
+    return changed
+
+
+def write_kubelet_config(client: standin.Kube, dry_run: bool) -> None:
+    """kubelet-config phase: /var/lib/kubelet/config.yaml from the kubelet-config ConfigMap (the node's
+    containerRuntimeEndpoint kept), kubelet restarted by the user afterwards (phases/upgrade/postupgrade.go)."""
+    cm = client.get("/api/v1/namespaces/kube-system/configmaps/kubelet-config")
+    if cm is None:
+        raise Fail('unable to fetch the kubelet-config ConfigMap: configmaps "kubelet-config" not found')
+    config = yaml.safe_load(cm["data"]["kubelet"]) or {}
+    path = host(f"{KUBELET_DIR}/config.yaml")
+    current = yaml.safe_load(path.read_text()) if path.exists() else {}
+    if current.get("containerRuntimeEndpoint"):
+        config["containerRuntimeEndpoint"] = current["containerRuntimeEndpoint"]
+    if dry_run:
+        say(f'[dryrun] Would write file "{KUBELET_DIR}/config.yaml"')
+        return
+    say(f'[upgrade] Backing up kubelet config file to {KDIR}/tmp/kubeadm-kubelet-config.yaml')
+    if path.exists():
+        host(f"{KDIR}/tmp").mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, host(f"{KDIR}/tmp/kubeadm-kubelet-config.yaml"))
+    say(f'[kubelet-start] Writing kubelet configuration to file "{KUBELET_DIR}/config.yaml"')
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(config, sort_keys=True))
+
+
+def update_addon_images(client: standin.Kube, cluster: dict[str, Any], version: str, minor: int) -> None:
+    """addon phase: the CoreDNS Deployment and kube-proxy DaemonSet at the new images (when they exist)."""
+    repo = cluster.get("imageRepository") or "registry.k8s.io"
+    dns = cluster.get("dns") or {}
+    targets = [("/apis/apps/v1/namespaces/kube-system/deployments/coredns", "CoreDNS",
+                f"{dns.get('imageRepository') or repo + '/coredns'}/coredns:{dns.get('imageTag') or IMAGES[minor]['coredns']}"),
+               ("/apis/apps/v1/namespaces/kube-system/daemonsets/kube-proxy", "kube-proxy", f"{repo}/kube-proxy:{version}")]
+    for path, name, img in targets:
+        obj = client.get(path)
+        if obj is None:
+            continue
+        for container in obj["spec"]["template"]["spec"].get("containers") or []:
+            container["image"] = img
+        client.request("PUT", path, obj)
+        say(f"[addons] Applied essential addon: {name}")
+
+
+API_RETRY = 60.0  # v1beta4 timeouts.kubernetesAPICall default (1m): API calls retried while the API server restarts
+
+
+def api_retry(action: Callable[[], Any], what: str) -> Any:
+    """An upgrade's API calls, retried like apiclient's (the local API server may be restarting)."""
+    return retry(action, API_RETRY, what, interval=1.0)
+
+
+def cmd_upgrade_plan(flags: dict[str, Any], args: list[str]) -> None:
+    """upgrade plan [version]: the versions available to upgrade to, and the policy's errors (plan.go)."""
+    client = upgrade_client(flags)
+    _, cluster = fetch_cluster_configuration(client)
+    say("[upgrade/preflight] Running preflight checks")
+    say("[upgrade] Running cluster health checks")
+    current = cluster["kubernetesVersion"]
+    target = args[0] if args else kubeadm_version()
+    kubelets = kubelet_versions(client)
+    say(f"[upgrade] Fetching available versions to upgrade to")
+    enforce_policy(current, target, kubelets, bool(flags.get("allow-experimental-upgrades")))
+    say(f"[upgrade/versions] Target version: {target}")
+    if semver(target) <= semver(current):
+        say("\nAwesome, you're up-to-date! Enjoy!")
+        return
+    say("\nComponents that must be upgraded manually after you have upgraded the control plane with "
+        "'kubeadm upgrade apply':\nCOMPONENT   NODE      CURRENT   TARGET")
+    for version in sorted(set(kubelets)):
+        say(f"kubelet     {kubelets.count(version)} x     {version}   {target}")
+    say("\nUpgrade to the latest stable version:\n\nCOMPONENT                 NODE      CURRENT    TARGET")
+    for name in UPGRADE_COMPONENTS[1:]:
+        say(f"{name:<25} -         {current}    {target}")
+    say(f"\nYou can now apply the upgrade by executing the following command:\n\n\tkubeadm upgrade apply {target}\n")
+
+
+def confirm_upgrade(flags: dict[str, Any]) -> None:
+    """Without --yes/-y apply asks on stdin (apply.go, util.InteractivelyConfirmAction)."""
+    if flags.get("yes") or flags.get("dry-run"):
+        return
+    print("[upgrade] Are you sure you want to proceed? [y/N]: ", end="", flush=True)
+    answer = sys.stdin.readline().strip().lower()
+    if answer not in ("y", "yes"):
+        raise Fail("won't proceed; the user didn't answer (Y|y) in order to continue")
+
+
+def cmd_upgrade_apply(flags: dict[str, Any], args: list[str], given: list[str]) -> None:
+    """upgrade apply VERSION: the policy, then control plane, upload-config, kubelet-config and addons (apply.go)."""
+    validate_mixed(given)
+    if not args and "config" not in given:
+        raise Fail("missing one or more required arguments. Required arguments: [version]")
+    if len(args) > 1:
+        raise Fail(f"expected at most one argument, got {len(args)}")
+    new = args[0] if args else ""
+    client = upgrade_client(flags)
+    _, cluster = fetch_cluster_configuration(client)
+    semver(new)
+    new = "v" + new.lstrip("v")
+    say("[upgrade/preflight] Running preflight checks")
+    say("[upgrade] Running cluster health checks")
+    say(f'[upgrade/version] You have chosen to upgrade to version "{new}"')
+    enforce_policy(cluster["kubernetesVersion"], new, kubelet_versions(client), bool(flags.get("force")))
+    confirm_upgrade(flags)
+    workflow = Workflow(flags.get("skip-phases") or [])
+    dry = bool(flags.get("dry-run"))
+    minor = semver(new)[1]
+    etcd_tag = IMAGES.get(minor, {}).get("etcd") if flags.get("etcd-upgrade", True) else None
+    timeout = go_duration(((cluster.get("timeouts") or {}).get("upgradeManifests")) or "5m0s")
+    say(f'[upgrade/control-plane] Upgrading your static Pod-hosted control plane to version "{new}" '
+        f"(timeout: {format_duration(timeout)})...")
+    workflow.run("control-plane", lambda: upgrade_static_pods(new, etcd_tag, timeout, dry))
+
+    def upload() -> None:
+        if dry:
+            return
+        say('[upload-config] Storing the configuration used in ConfigMap "kubeadm-config" in the "kube-system" '
+            "Namespace")
+        updated = {**cluster, "kubernetesVersion": new}
+
+        def put() -> None:  # apiclient.CreateOrUpdateConfigMap: the latest resourceVersion, retried
+            current = client.request("GET", "/api/v1/namespaces/kube-system/configmaps/kubeadm-config")
+            current.setdefault("data", {})["ClusterConfiguration"] = yaml.safe_dump(updated, sort_keys=True)
+            client.request("PUT", "/api/v1/namespaces/kube-system/configmaps/kubeadm-config", current)
+        api_retry(put, "unable to update the kubeadm-config ConfigMap")
+    workflow.run("upload-config", upload)
+    workflow.run("kubelet-config", lambda: api_retry(lambda: write_kubelet_config(client, dry),
+                                                     "unable to write the kubelet configuration"))
+    workflow.run("addon", lambda: None if dry else api_retry(lambda: update_addon_images(client, cluster, new, minor),
+                                                             "unable to update the addons"))
+    say(f'\n[upgrade] SUCCESS! A control plane node of your cluster was upgraded to "{new}".\n')
+    say("[upgrade] Now please proceed with upgrading the rest of the nodes by following the right order.")
+
+
+def cmd_upgrade_node(flags: dict[str, Any], args: list[str], given: list[str]) -> None:
+    """upgrade node: a control plane's static pods at the cluster's version, then the kubelet config (node.go)."""
+    validate_mixed(given)
+    if args:
+        raise Fail(f'unknown command "{args[0]}" for "kubeadm upgrade node"')
+    client = upgrade_client(flags)
+    _, cluster = fetch_cluster_configuration(client)
+    version = cluster["kubernetesVersion"]
+    say("[upgrade/preflight] Running pre-flight checks")
+    control_plane = host(f"{MANIFESTS}/kube-apiserver.yaml").exists()
+    if not control_plane:
+        say("[upgrade/preflight] Skipping prepull. Not a control plane node.")
+    k, c = semver(kubeadm_version()), semver(version)
+    if c[:2] > k[:2]:  # the policy's kubeadm rule applied to the cluster's version
+        raise Fail(f'Specified version to upgrade to "{version}" is at least one minor release higher than the '
+                   f"kubeadm minor release ({c[1]} > {k[1]}). Such an upgrade is not supported")
+    workflow = Workflow(flags.get("skip-phases") or [])
+    dry = bool(flags.get("dry-run"))
+    if control_plane:
+        etcd_tag = IMAGES.get(c[1], {}).get("etcd") if flags.get("etcd-upgrade", True) else None
+        timeout = go_duration(((cluster.get("timeouts") or {}).get("upgradeManifests")) or "5m0s")
+        say(f'[upgrade/control-plane] Upgrading your Static Pod-hosted control plane instance to version "{version}"...')
+        workflow.run("control-plane", lambda: upgrade_static_pods(version, etcd_tag, timeout, dry))
+    else:
+        say("[upgrade/control-plane] Skipping phase. Not a control plane node.")
+    workflow.run("kubelet-config", lambda: api_retry(lambda: write_kubelet_config(client, dry),
+                                                     "unable to write the kubelet configuration"))
+    say("[upgrade] The configuration for this node was successfully upgraded!")
+    say("[upgrade] Now you should go ahead and upgrade the kubelet package using your package manager.")
+
+
 def dispatch(argv: list[str]) -> None:
     """Find the (sub)command of argv and run it."""
     words = []
@@ -3795,6 +4112,12 @@ def dispatch(argv: list[str]) -> None:
         cmd_images(command[2], flags)
     elif command == ("config", "validate"):
         cmd_validate(flags)
+    elif command == ("upgrade", "plan"):
+        cmd_upgrade_plan(flags, args)
+    elif command == ("upgrade", "apply"):
+        cmd_upgrade_apply(flags, args, given)
+    elif command == ("upgrade", "node"):
+        cmd_upgrade_node(flags, args, given)
 
 
 def main(argv: list[str]) -> int:

@@ -222,6 +222,12 @@ def command_for(pod: dict[str, Any]) -> list[str] | None:
     args = cmd[1:] if cmd and not cmd[0].startswith("-") else cmd
     if name == "etcd":
         args = translate_etcd(args, etcd_version())
+        return program + args
+    # The control-plane stand-ins report the version of their image's tag (as the real images do), not the
+    # kubelet package's: after `kubeadm upgrade apply` rewrote the tag, /version answers the new version.
+    tag = container.get("image", "").split("@")[0].rpartition(":")[2]
+    if re.fullmatch(r"v\d+\.\d+\.\d+", tag):
+        return ["/usr/bin/env", f"K8S_STANDIN_VERSION={tag[1:]}", *program, *args]
     return program + args
 
 

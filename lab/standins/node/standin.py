@@ -27,7 +27,8 @@ from typing import Any
 
 import yaml
 
-KUBE_VERSION = "@KUBE_VERSION@"  # filled in when the lab builds the package
+# Filled in when the lab builds the package; a static pod's image tag overrides it (kubelet.command_for).
+KUBE_VERSION = os.environ.get("K8S_STANDIN_VERSION", "") or "@KUBE_VERSION@"
 LOG = Path(os.environ.get("K8S_STANDIN_LOG", "/var/log/k8s-standin.log"))
 KDIR = Path("/etc/kubernetes")
 PKI = KDIR / "pki"
