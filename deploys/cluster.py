@@ -20,7 +20,9 @@ import pyinfra  # noqa: E402
 from pyinfra import state  # noqa: E402
 
 from deploys import calico, components, containerd, control_plane, haproxy, join, keepalived, kube_packages  # noqa: E402
-from deploys import kubeconfig, model, prep  # noqa: E402
+from deploys import kubeconfig, model, prep, speed  # noqa: E402
+
+speed.install()  # pyinfra's per-operation stack inspection and type hints, cached (deploys/speed.py)
 
 GROUP_DATA = Path(__file__).resolve().parent.parent / "group_data"
 
