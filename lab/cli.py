@@ -12,7 +12,7 @@ from lab import config
 def cmd_up(opts: argparse.Namespace) -> int:
     """Build or grow the lab."""
     from lab import core
-    timings = core.up(opts.topology, opts.workers, opts.os)
+    timings = core.up(opts.topology, opts.workers, opts.os, raise_limits=not opts.no_raise_limits)
     print("\n".join(core.status_lines()))
     print(f"base {timings['base']:.1f}s, up {timings['up']:.1f}s. Deploy: pyinfra -y inventories/lab.py deploys/cluster.py")
     return 0
@@ -88,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--workers", type=int, help="number of workers (overrides the topology's)")
     up.add_argument("--os", choices=sorted(config.OS_SUITES),
                     help=f"the nodes' OS (default: the running lab's, else {config.DEFAULT_OS})")
+    up.add_argument("--no-raise-limits", action="store_true",
+                    help="refuse (naming the sysctl setting) instead of raising a host limit the nodes need")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="remove every node, namespace, mount and process of the lab").set_defaults(func=cmd_down)
     sub.add_parser("status", help="list nodes, IPs, roles and whether they run").set_defaults(func=cmd_status)
