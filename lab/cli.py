@@ -76,7 +76,7 @@ def cmd_deps(opts: argparse.Namespace) -> int:
 def cmd_bench(opts: argparse.Namespace) -> int:
     """Run the benchmark."""
     from lab import bench
-    return bench.main(opts.topologies, cold=not opts.no_cold, os_name=opts.os)
+    return bench.main(opts.topologies, cold=not opts.no_cold, os_name=opts.os, scale=opts.scale)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -105,10 +105,13 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("versions", help="print the Kubernetes versions the lab serves, ascending").set_defaults(
         func=cmd_versions)
     sub.add_parser("deps", help="apt-get install the host's dependencies").set_defaults(func=cmd_deps)
-    bench = sub.add_parser("bench", help="time base build, lab up, first converge and no-op re-run")
+    bench = sub.add_parser("bench", help="time base build, lab up, first converge and no-op re-run; "
+                                         "grow 3+3 to 3+N: no-op ratio, one worker added with --limit")
     bench.add_argument("topologies", nargs="*", default=["1+4", "3+3"])
     bench.add_argument("--no-cold", action="store_true", help="skip the cold base rebuild")
     bench.add_argument("--os", choices=sorted(config.OS_SUITES), default=config.DEFAULT_OS, help="the nodes' OS")
+    bench.add_argument("--scale", type=int, default=50,
+                       help="workers of the scale run on the 3+3 lab (default 50; 0: none)")
     bench.set_defaults(func=cmd_bench)
     return p
 

@@ -38,7 +38,7 @@ PER_NODE = {
     "kernel.pid_max": 120,
     "kernel.threads-max": 120,
 }
-PER_NODE_MEMORY_MB = {"control_plane": 400, "workers": 250}
+PER_NODE_MEMORY_MB = {"control_plane": 400, "workers": 300}
 HEADROOM = 1.5  # what a raised limit leaves beyond the need: a lab that grows later, the host's own use
 
 
