@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import re
 import subprocess
 import sys
@@ -33,7 +34,8 @@ def timed_deploy(extra: list[str] | None = None) -> tuple[float, str, list[tuple
     """Run the deploy, stamping each operation's start as pyinfra prints it: (seconds, output, [(operation, s)])."""
     argv = DEPLOY + (extra or [])
     start = time.monotonic()
-    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # lines as they are printed
     assert proc.stdout is not None
     lines, starts = [], []
     for line in proc.stdout:
@@ -88,13 +90,23 @@ def node_usage() -> str:
                      if k != "kernel.threads-max")
 
 
+def limits_line() -> str:
+    """The host limits the nodes count against, and available memory, as they are now."""
+    from lab import limits
+
+    values = ", ".join(f"{name} {limits.read_sysctl(name)}" for name in limits.PER_NODE)
+    return f"{values}; MemAvailable {limits.mem_available_mb()} MB"
+
+
 def topology_run(topology: str, os_name: str, keep: bool = False) -> dict[str, object]:
     """down, up, first converge, no-op re-run (timed), no-op re-run with --debug (counted), down unless KEEP."""
     core.down()
     timings = core.up(topology, os_name=os_name)
     first, _ = deploy()
+    log(f"bench [{topology}]: up {timings['up']:.1f} s, first converge {first:.1f} s")
     took, totals, ssh = noop()
     usage = node_usage()
+    log(f"bench [{topology}]: no-op {took:.1f} s ({totals}); SSH commands per host {sorted(set(ssh.values()))}; {usage}")
     if not keep:
         core.down()
     return {"up": timings["up"], "first": first, "noop": took, "noop_totals": totals, "ssh": ssh, "usage": usage}
@@ -103,13 +115,19 @@ def topology_run(topology: str, os_name: str, keep: bool = False) -> dict[str, o
 def scale_run(workers: int, os_name: str) -> dict[str, object]:
     """On the running 3+3 lab: grow to 3+WORKERS, converge, time the no-op; add one worker with --limit; down."""
     grow = core.up("3+3", workers=workers, os_name=os_name)
+    log(f"bench [3+{workers}]: grown in {grow['up']:.1f} s; {limits_line()}")
     converge, _ = deploy()
+    log(f"bench [3+{workers}]: converge {converge:.1f} s")
     took, totals, ssh = noop()
     usage = node_usage()
+    log(f"bench [3+{workers}]: no-op {took:.1f} s ({totals}); SSH commands per host {sorted(set(ssh.values()))}; {usage}")
     core.up("3+3", workers=workers + 1, os_name=os_name)
     added = state.node_name("workers", workers + 1)
     add, out, steps = timed_deploy(["--limit", added])
+    log(f"bench [3+{workers}]: {added} added with --limit in {add:.1f} s ({changes(out)}); slowest: "
+        + "; ".join(f"{n} {s:.1f} s" for n, s in sorted(steps, key=lambda x: -x[1])[:8]))
     after, _ = deploy()  # the others untouched: a no-op again
+    log(f"bench [3+{workers}]: the whole cluster's run after it {after:.1f} s")
     core.down()
     return {"up": grow["up"], "first": converge, "noop": took, "noop_totals": totals, "ssh": ssh, "usage": usage,
             "add": add, "add_totals": changes(out), "add_steps": sorted(steps, key=lambda s: -s[1])[:8],
