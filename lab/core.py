@@ -60,15 +60,28 @@ def up(topology: str, workers: int | None = None, os_name: str | None = None,
         state.save(lab)
     lab.nodes.sort(key=lambda n: tuple(int(p) for p in n.ip.split(".")))
     state.save(lab)
-    for node in new:
-        nodes.attach(node)
+    unwired = attach_all(new)
     sshconf.write_files(lab)
-    failed = boot_all(new)
+    failed = unwired + boot_all([n for n in new if n.name not in unwired])
     timings["up"] = time.monotonic() - start
     if failed:
         raise SystemExit(f"{len(failed)} node(s) did not boot: {', '.join(failed)} (reasons above; "
                          f"console logs kept in {config.BOOT_LOGS}); `python -m lab down` cleans up")
     return timings
+
+
+def attach_all(new: list[Node]) -> list[str]:
+    """Wire each new node into the bridge; a node whose nspawn exits first is reported with its console's reason."""
+    failed = []
+    for node in new:
+        try:
+            nodes.attach(node)
+        except RuntimeError as exc:  # procs.container_init: nspawn exited, or no systemd came up
+            kept = nodes.keep_boot_log(node)
+            log(f"{node.name} {node.ip} {node.role}: FAILED to boot: {exc}; its console:\n"
+                f"{nodes.boot_reason(nodes.console_path(node))}" + (f"\n(console log: {kept})" if kept else ""))
+            failed.append(node.name)
+    return failed
 
 
 def boot_all(new: list[Node]) -> list[str]:
@@ -138,8 +151,7 @@ def start_node(name: str) -> None:
     nodes.prepare(node, sshconf.ensure_key().with_suffix(".pub").read_text(), lab.os)
     node.pid = nodes.launch(node)
     state.save(lab)
-    nodes.attach(node)
-    if boot_all([node]):
+    if attach_all([node]) or boot_all([node]):
         raise SystemExit(f"{node.name} did not boot (reason above)")
 
 

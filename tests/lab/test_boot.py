@@ -169,3 +169,21 @@ def test_the_banner_probe_reads_port_22(monkeypatch: pytest.MonkeyPatch) -> None
     server.close()
     assert nodes.sshd_banners(["127.0.0.1"], timeout=1)["127.0.0.1"].startswith("error: ")
     assert sys.executable
+
+
+def test_nspawn_gone_before_its_network_is_wired_is_reported_with_the_console(
+        lab_dirs: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    """The 22nd node of a lab out of inotify instances: nspawn exits before `attach` finds its systemd."""
+    good, bad = state.plan(1, 1)
+    console(bad, EXHAUSTED)
+
+    def attach(node: state.Node) -> None:
+        if node is bad:
+            raise RuntimeError("systemd-nspawn 4242 exited during boot")
+
+    monkeypatch.setattr(nodes, "attach", attach)
+    assert core.attach_all([good, bad]) == ["lab-w1"]
+    err = capsys.readouterr().err
+    assert "lab-w1 10.77.0.12 workers: FAILED to boot: systemd-nspawn 4242 exited during boot; its console:" in err
+    assert "Failed to allocate manager object: Too many open files" in err
+    assert (lab_dirs / "boot-logs/lab-w1.log").exists()
