@@ -59,3 +59,36 @@ def test_scale_figures_and_floors(small: float, big: float, add: float, code: in
     assert all(v in out for v in verdicts)
     assert "one worker (lab-w51) added to the 3+50 cluster with --limit" in out
     assert "[3+50] SSH commands per host on the no-op re-run: 1 on 1 host(s)" in out
+
+
+def test_a_failed_run_keeps_its_output_and_shows_why(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:
+    monkeypatch.setattr(bench, "LOG_DIR", tmp_path)
+    script = ("import sys\nprint('--> Starting operation: Kubernetes packages | kubelet', flush=True)\n"
+              "print('    [lab-w17] Error: executed 1 commands; E: Could not get lock /var/lib/dpkg/lock-frontend')\n"
+              "print('x' * 20000)\n"
+              "print('    Kubernetes packages | kubelet     53      46        1       6')\nsys.exit(1)\n")
+    monkeypatch.setattr(bench, "DEPLOY", [sys.executable, "-c", script])
+    with pytest.raises(RuntimeError, match=f"its whole output: {tmp_path}/deploy-"):
+        bench.timed_deploy()
+    err = capsys.readouterr().err
+    assert "[lab-w17] Error: executed 1 commands; E: Could not get lock" in err  # not lost behind 20 kB of output
+    (kept,) = tmp_path.glob("deploy-*.log")
+    assert "x" * 20000 in kept.read_text()
+    assert bench.error_lines("    HAProxy | HAProxy installed      53      -         1       52\n") == []
+
+
+def test_converge_runs_again_once_after_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes = [RuntimeError("deploy failed"), (5.0, "ok")]
+
+    def deploy(extra: object = None) -> tuple[float, str]:
+        result = outcomes.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    monkeypatch.setattr(bench, "deploy", deploy)
+    took, runs = bench.converge()
+    assert runs == 2 and took >= 0
+    outcomes[:] = [RuntimeError("one"), RuntimeError("two")]
+    with pytest.raises(RuntimeError, match="two"):
+        bench.converge()
