@@ -18,7 +18,9 @@ if _REPOSITORY not in sys.path:  # started from another directory: import this r
 import pyinfra  # noqa: E402
 from pyinfra import state  # noqa: E402
 
-from deploys import components, context, model  # noqa: E402
+from deploys import components, context, model, speed  # noqa: E402
+
+speed.install()  # pyinfra's per-operation stack inspection and type hints, cached (deploys/speed.py)
 
 
 def build(cluster: model.Cluster) -> None:

@@ -822,7 +822,11 @@ def check_vip_in_subnet(parsed: Parsed) -> list[str]:
     network = node_network(parsed)
     net = network.net
     used = {node.node_ip for node in parsed.nodes}
-    free = next((str(a) for a in reversed(list(net.hosts())[-16:]) if str(a) not in used), None)
+    # the highest of the subnet's last 16 host addresses that is free (net.hosts() without listing a /8)
+    last = int(net.broadcast_address) - (1 if net.prefixlen < 31 else 0)
+    first = int(net.network_address) + (1 if net.prefixlen < 31 else 0)
+    candidates = (str(ipaddress.IPv4Address(a)) for a in range(last, max(first, last - 15) - 1, -1))
+    free = next((a for a in candidates if a not in used), None)
     example = f", e.g. {free}" if free else ""
     for special, what in ((net.network_address, "network"), (net.broadcast_address, "broadcast")):
         if address == special and net.prefixlen < 31:

@@ -62,3 +62,28 @@ def remove(name: str | None = None) -> list[str]:
 def leftovers() -> list[str]:
     """Lab cgroup directories that still exist."""
     return [str(mp / ROOT_NAME) for mp in hierarchies() if (mp / ROOT_NAME).exists()]
+
+
+def pids(name: str) -> list[int]:
+    """Every process in the node's cgroup tree (from the first hierarchy that has it)."""
+    for path in node_dirs(name):
+        if path.exists():
+            found: set[int] = set()
+            for dirpath, _dirs, _files in os.walk(path):
+                try:
+                    found |= {int(p) for p in Path(dirpath, "cgroup.procs").read_text().split()}
+                except OSError:
+                    continue
+            return sorted(found)
+    return []
+
+
+def memory_mb(name: str) -> int | None:
+    """The node's memory use (cgroup v1 memory.usage_in_bytes or v2 memory.current), in MB."""
+    for path in node_dirs(name):
+        for knob in ("memory.usage_in_bytes", "memory.current"):
+            try:
+                return int((path / knob).read_text()) // 2**20
+            except (OSError, ValueError):
+                continue
+    return None

@@ -12,7 +12,7 @@ from lab import config
 def cmd_up(opts: argparse.Namespace) -> int:
     """Build or grow the lab."""
     from lab import core
-    timings = core.up(opts.topology, opts.workers, opts.os)
+    timings = core.up(opts.topology, opts.workers, opts.os, raise_limits=not opts.no_raise_limits)
     print("\n".join(core.status_lines()))
     print(f"base {timings['base']:.1f}s, up {timings['up']:.1f}s. Deploy: pyinfra -y inventories/lab.py deploys/cluster.py")
     return 0
@@ -76,7 +76,7 @@ def cmd_deps(opts: argparse.Namespace) -> int:
 def cmd_bench(opts: argparse.Namespace) -> int:
     """Run the benchmark."""
     from lab import bench
-    return bench.main(opts.topologies, cold=not opts.no_cold, os_name=opts.os)
+    return bench.main(opts.topologies, cold=not opts.no_cold, os_name=opts.os, scale=opts.scale)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -88,6 +88,8 @@ def parser() -> argparse.ArgumentParser:
     up.add_argument("--workers", type=int, help="number of workers (overrides the topology's)")
     up.add_argument("--os", choices=sorted(config.OS_SUITES),
                     help=f"the nodes' OS (default: the running lab's, else {config.DEFAULT_OS})")
+    up.add_argument("--no-raise-limits", action="store_true",
+                    help="refuse (naming the sysctl setting) instead of raising a host limit the nodes need")
     up.set_defaults(func=cmd_up)
     sub.add_parser("down", help="remove every node, namespace, mount and process of the lab").set_defaults(func=cmd_down)
     sub.add_parser("status", help="list nodes, IPs, roles and whether they run").set_defaults(func=cmd_status)
@@ -103,10 +105,13 @@ def parser() -> argparse.ArgumentParser:
     sub.add_parser("versions", help="print the Kubernetes versions the lab serves, ascending").set_defaults(
         func=cmd_versions)
     sub.add_parser("deps", help="apt-get install the host's dependencies").set_defaults(func=cmd_deps)
-    bench = sub.add_parser("bench", help="time base build, lab up, first converge and no-op re-run")
+    bench = sub.add_parser("bench", help="time base build, lab up, first converge and no-op re-run; "
+                                         "grow 3+3 to 3+N: no-op ratio, one worker added with --limit")
     bench.add_argument("topologies", nargs="*", default=["1+4", "3+3"])
     bench.add_argument("--no-cold", action="store_true", help="skip the cold base rebuild")
     bench.add_argument("--os", choices=sorted(config.OS_SUITES), default=config.DEFAULT_OS, help="the nodes' OS")
+    bench.add_argument("--scale", type=int, default=50,
+                       help="workers of the scale run on the 3+3 lab (default 50; 0: none)")
     bench.set_defaults(func=cmd_bench)
     return p
 

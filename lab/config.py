@@ -9,6 +9,7 @@ STATE_DIR = Path(os.environ.get("LAB_STATE_DIR", "/var/lib/kubeadm-pyinfra-lab")
 CACHE_DIR = Path(os.environ.get("LAB_CACHE_DIR", "/var/cache/kubeadm-pyinfra-lab"))
 STATE_FILE = STATE_DIR / "state.json"
 NODES_DIR = STATE_DIR / "nodes"
+BOOT_LOGS = STATE_DIR / "boot-logs"  # console logs of nodes that failed to boot (kept by `down`)
 SSH_DIR = STATE_DIR / "ssh"
 SSH_KEY = SSH_DIR / "id_ed25519"
 SSH_CONFIG = SSH_DIR / "config"

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import collections
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lab import artifacts, base, cgroups, config, mirror, network, nodes, procs, sshconf, state
+from lab import artifacts, base, cgroups, config, limits, mirror, network, nodes, procs, sshconf, state
 from lab.run import log, quiet
 from lab.standins.build import ensure_calico, ensure_k8s_repo
-from lab.state import LabState
+from lab.state import LabState, Node
 
 
-def up(topology: str, workers: int | None = None, os_name: str | None = None) -> dict[str, float]:
-    """Build (or grow) the lab; return timings in seconds. os_name None = the running lab's, else the default."""
+def up(topology: str, workers: int | None = None, os_name: str | None = None,
+       raise_limits: bool = True) -> dict[str, float]:
+    """Build (or grow) the lab; return timings in seconds. os_name None = the running lab's, else the default.
+
+    Before booting, the host's limits are checked for the new nodes (lab/limits.py): raised with
+    `sysctl -w` (said on stderr) or, with raise_limits False or when that fails, refused naming the
+    setting. A node that does not boot is reported with the reason from its console, and `up` fails.
+    """
     cps, default_workers = state.parse_topology(topology)
     want_workers = default_workers if workers is None else workers
     lab = state.load()
@@ -44,6 +51,8 @@ def up(topology: str, workers: int | None = None, os_name: str | None = None) ->
         lab.mirror_pid = mirror.start()
         state.save(lab)
     new = [n for name, n in wanted.items() if name not in {m.name for m in lab.nodes}]
+    limits.ensure(len(new), dict(collections.Counter(n.role for n in new)), raise_limits=raise_limits,
+                  per_node=measured_per_node(lab))
     for node in new:
         nodes.prepare(node, pubkey, lab.os)
         node.pid = nodes.launch(node)
@@ -51,14 +60,74 @@ def up(topology: str, workers: int | None = None, os_name: str | None = None) ->
         state.save(lab)
     lab.nodes.sort(key=lambda n: tuple(int(p) for p in n.ip.split(".")))
     state.save(lab)
-    for node in new:
-        nodes.attach(node)
+    unwired = attach_all(new)
     sshconf.write_files(lab)
-    with ThreadPoolExecutor(max_workers=max(1, len(new))) as pool:
-        for node, status in zip(new, pool.map(nodes.wait_ready, new)):
-            log(f"{node.name} {node.ip} {node.role}: {status}")
+    failed = unwired + boot_all([n for n in new if n.name not in unwired])
     timings["up"] = time.monotonic() - start
+    if failed:
+        raise SystemExit(f"{len(failed)} node(s) did not boot: {', '.join(failed)} (reasons above; "
+                         f"console logs kept in {config.BOOT_LOGS}); `python -m lab down` cleans up")
     return timings
+
+
+def attach_all(new: list[Node]) -> list[str]:
+    """Wire each new node into the bridge; a node whose nspawn exits first is reported with its console's reason."""
+    failed = []
+    for node in new:
+        try:
+            nodes.attach(node)
+        except RuntimeError as exc:  # procs.container_init: nspawn exited, or no systemd came up
+            kept = nodes.keep_boot_log(node)
+            log(f"{node.name} {node.ip} {node.role}: FAILED to boot: {exc}; its console:\n"
+                f"{nodes.boot_reason(nodes.console_path(node))}" + (f"\n(console log: {kept})" if kept else ""))
+            failed.append(node.name)
+    return failed
+
+
+def boot_all(new: list[Node]) -> list[str]:
+    """Wait for every new node in parallel; log each one's state, or its console's reason; return the failed."""
+    def wait(node: Node) -> str | Exception:
+        try:
+            return nodes.wait_ready(node)
+        except nodes.NodeBootError as exc:
+            return exc
+
+    failed = []
+    with ThreadPoolExecutor(max_workers=max(1, min(len(new), 64))) as pool:
+        for node, status in zip(new, pool.map(wait, new)):
+            if isinstance(status, Exception):
+                kept = nodes.keep_boot_log(node)
+                log(f"{node.name} {node.ip} {node.role}: FAILED to boot: {status}" + (f"\n(console log: {kept})" if kept else ""))
+                failed.append(node.name)
+            else:
+                log(f"{node.name} {node.ip} {node.role}: {status}")
+    return failed
+
+
+def measured_per_node(lab: LabState) -> dict[str, int]:
+    """The most one running node uses now (inotify, tasks): replaces limits.PER_NODE where larger."""
+    most: dict[str, int] = {}
+    for node in lab.nodes:
+        if procs.is_nspawn_of(node.pid, node.name):
+            for name, value in limits.node_usage(cgroups.pids(node.name)).items():
+                most[name] = max(most.get(name, 0), value)
+    return most
+
+
+def node_states(lab: LabState) -> dict[str, str]:
+    """Each node's state: 'running' only when its sshd answers; else why not (console's last failure)."""
+    alive = {n.name for n in lab.nodes if procs.is_nspawn_of(n.pid, n.name)}
+    banners = nodes.sshd_banners([n.ip for n in lab.nodes if n.name in alive])
+    states = {}
+    for node in lab.nodes:
+        if node.name not in alive:
+            states[node.name] = "stopped"
+        elif nodes.sshd_answers(banners.get(node.ip, "")):
+            states[node.name] = "running"
+        else:
+            reason = nodes.boot_reason(nodes.console_path(node), tail=1)
+            states[node.name] = f"not answering on ssh ({banners.get(node.ip, 'no probe')}); console: {reason}"
+    return states
 
 
 def stop_node(name: str) -> None:
@@ -82,8 +151,8 @@ def start_node(name: str) -> None:
     nodes.prepare(node, sshconf.ensure_key().with_suffix(".pub").read_text(), lab.os)
     node.pid = nodes.launch(node)
     state.save(lab)
-    nodes.attach(node)
-    log(f"{node.name} {node.ip}: {nodes.wait_ready(node)}")
+    if attach_all([node]) or boot_all([node]):
+        raise SystemExit(f"{node.name} did not boot (reason above)")
 
 
 def drop_dead_nodes(lab: LabState) -> None:
@@ -142,7 +211,7 @@ def status_lines() -> list[str]:
     lines = [f"topology {lab.topology} on {lab.os}; mirror {'running' if mirror.running(lab.mirror_pid) else 'stopped'} at "
              f"{config.MIRROR_URL}; ssh config {config.SSH_CONFIG}"]
     lines.append(f"{'NODE':<10} {'IP':<12} {'ROLE':<14} STATE")
+    states = node_states(lab)
     for node in lab.nodes:
-        up_ = procs.is_nspawn_of(node.pid, node.name)
-        lines.append(f"{node.name:<10} {node.ip:<12} {node.role:<14} {'running' if up_ else 'stopped'}")
+        lines.append(f"{node.name:<10} {node.ip:<12} {node.role:<14} {states[node.name]}")
     return lines

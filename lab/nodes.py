@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import gzip
+import json
 import os
+import re
 import shutil
 import subprocess
+import sys
 import time
 import uuid
 from pathlib import Path
 
 from lab import cgroups, config, network, procs
-from lab.run import quiet, run
+from lab.run import in_labns, quiet, run
 from lab.sshconf import ssh
 from lab.state import Node
 
@@ -80,9 +83,53 @@ def describe_kernel(root: Path) -> None:
     run(["chroot", str(root), "depmod", release], capture=True)
 
 
+BOOT_MARK = "=== lab: boot of "
+# Console lines that say why a boot went wrong (systemd's status lines, nspawn's and the kernel's errors).
+FAILURE = re.compile(r"FAILED|[Ff]ailed|[Ee]rror|Too many|No space|[Cc]annot|[Cc]ould not|[Dd]enied|Timed out")
+
+
+class NodeBootError(RuntimeError):
+    """A node did not come up: the message carries the reason from its console."""
+
+
+def console_path(node: Node) -> Path:
+    return node.dir / "console.log"
+
+
+def boot_log(path: Path) -> list[str]:
+    """The lines of the last boot in a node's console log (nspawn's output and the node's console)."""
+    try:
+        text = path.read_text(errors="replace")
+    except OSError:
+        return []
+    return text.rsplit(BOOT_MARK, 1)[-1].splitlines()[1:] if BOOT_MARK in text else text.splitlines()
+
+
+def boot_reason(path: Path, tail: int = 12) -> str:
+    """Why the last boot failed, from its console: the failure lines (at most TAIL), else its last lines."""
+    lines = [line.rstrip() for line in boot_log(path) if line.strip()]
+    if not lines:
+        return f"nothing on its console ({path})"
+    failures = [line for line in lines if FAILURE.search(line)]
+    return "\n".join((failures or lines)[-tail:])
+
+
+def keep_boot_log(node: Node) -> Path | None:
+    """Copy a failed node's console log where `down` keeps it (config.BOOT_LOGS/NODE.log)."""
+    try:
+        config.BOOT_LOGS.mkdir(parents=True, exist_ok=True)
+        kept = config.BOOT_LOGS / f"{node.name}.log"
+        shutil.copyfile(console_path(node), kept)
+        return kept
+    except OSError:
+        return None
+
+
 def launch(node: Node) -> int:
-    """Boot the node with systemd-nspawn; return the nspawn PID."""
-    console = (node.dir / "console.log").open("ab")
+    """Boot the node with systemd-nspawn; return the nspawn PID. Its console goes to NODE/console.log."""
+    console = console_path(node).open("ab")
+    console.write(f"\n{BOOT_MARK}{node.name} at {time.strftime('%Y-%m-%dT%H:%M:%S')} ===\n".encode())
+    console.flush()
     argv = ["systemd-nspawn", "--boot", f"--directory={node.root}", f"--machine={node.name}",
             f"--hostname={node.name}", "--private-network", "--register=no", "--keep-unit", "--console=pipe",
             "--capability=all", "--system-call-filter=@keyring", "--resolv-conf=off", "--timezone=off",
@@ -101,14 +148,20 @@ def attach(node: Node) -> None:
 
 
 def wait_ready(node: Node, timeout: float = 180) -> str:
-    """Wait for `systemctl is-system-running --wait` over SSH; return the state plus failed units."""
+    """Wait for `systemctl is-system-running --wait` over SSH (so sshd answers); return the state plus
+    failed units. Raise NodeBootError with the console's reason when the node's nspawn exits or
+    SSH does not answer in TIMEOUT."""
     deadline = time.monotonic() + timeout
     last = ""
     while time.monotonic() < deadline:
+        if not procs.is_nspawn_of(node.pid, node.name):
+            raise NodeBootError(f"{node.name}: systemd-nspawn exited during boot; its console:\n"
+                                f"{boot_reason(console_path(node))}")
         try:
-            res = ssh(node.name, "systemctl is-system-running --wait", timeout=max(5, deadline - time.monotonic()))
+            res = ssh(node.name, "systemctl is-system-running --wait", timeout=max(5, min(60, deadline - time.monotonic())))
         except subprocess.TimeoutExpired:
-            break
+            last = "ssh timed out"
+            continue
         status = res.stdout.strip()
         if status == "running":
             return status
@@ -117,7 +170,38 @@ def wait_ready(node: Node, timeout: float = 180) -> str:
             return f"degraded (failed: {', '.join(failed)})"
         last = (res.stderr or status).strip()
         time.sleep(0.3)
-    raise RuntimeError(f"{node.name} did not come up in {timeout}s: {last}")
+    raise NodeBootError(f"{node.name}: sshd did not answer in {timeout:.0f}s ({last or 'no answer'}); its console:\n"
+                        f"{boot_reason(console_path(node))}")
+
+
+PROBE = """
+import json, socket, sys
+from concurrent.futures import ThreadPoolExecutor
+def banner(ip):
+    try:
+        with socket.create_connection((ip, 22), timeout=float(sys.argv[1])) as s:
+            s.settimeout(float(sys.argv[1]))
+            return s.recv(64).decode(errors="replace").strip()
+    except OSError as exc:
+        return "error: " + (exc.strerror or type(exc).__name__)
+ips = sys.argv[2:]
+with ThreadPoolExecutor(max_workers=max(1, min(64, len(ips)))) as pool:
+    print(json.dumps(dict(zip(ips, pool.map(banner, ips)))))
+"""
+
+
+def sshd_banners(ips: list[str], timeout: float = 3) -> dict[str, str]:
+    """What port 22 of each IP says, from inside the lab's namespace: 'SSH-2.0-...' when sshd answers."""
+    if not ips:
+        return {}
+    res = subprocess.run(in_labns([sys.executable, "-c", PROBE, str(timeout), *ips]), capture_output=True, text=True)
+    if res.returncode != 0:
+        return {ip: f"error: {res.stderr.strip() or 'probe failed'}" for ip in ips}
+    return json.loads(res.stdout)
+
+
+def sshd_answers(banner: str) -> bool:
+    return banner.startswith("SSH-")
 
 
 def teardown(name: str, pid: int | None) -> None:

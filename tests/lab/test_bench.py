@@ -1,0 +1,94 @@
+"""lab/bench.py's figures without a lab: the scale floors, the per-operation stamps of a run, the counts."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from lab import base, bench, core
+
+
+def test_operations_stamped_as_pyinfra_prints_them(monkeypatch: pytest.MonkeyPatch) -> None:
+    script = ("import time\n"
+              "print('--> Loading inventory...', flush=True); time.sleep(0.2)\n"
+              "print('--> Starting operation: Prepare | Swap off', flush=True); time.sleep(0.05)\n"
+              "print('--> Starting operation: Join | Worker joins', flush=True); time.sleep(0.4)\n"
+              "print('    Grand total    1    2    -    3')\n")
+    monkeypatch.setattr(bench, "DEPLOY", [sys.executable, "-c", script])
+    took, out, steps = bench.timed_deploy()
+    assert [name for name, _ in steps] == ["(start, inventory, facts)", "Prepare | Swap off", "Join | Worker joins"]
+    durations = dict(steps)
+    assert durations["Join | Worker joins"] >= 0.35 and durations["(start, inventory, facts)"] >= 0.15
+    assert took >= sum(durations.values()) - 0.01
+    assert bench.changes(out) == "Grand total 1 2 - 3"
+    monkeypatch.setattr(bench, "DEPLOY", [sys.executable, "-c", "import sys; print('boom'); sys.exit(1)"])
+    with pytest.raises(RuntimeError, match="deploy failed"):
+        bench.timed_deploy()
+
+
+def test_ssh_commands_counted_per_host() -> None:
+    debug = ("[pyinfra.connectors.ssh] Running command on lab-cp1: (pty=None) sh -c '...'\n"
+             "[pyinfra.connectors.ssh] Running command on lab-w1: (pty=None) sh -c '...'\n"
+             "[pyinfra.connectors.ssh] Running command on lab-w1: (pty=None) sh -c '...'\n")
+    assert bench.commands_per_host(debug) == {"lab-cp1": 1, "lab-w1": 2}
+
+
+def fake_result(noop: float, add: float = 0.0) -> dict[str, object]:
+    return {"up": 1.0, "first": 2.0, "noop": noop, "noop_totals": "Grand total 6 - - 300", "ssh": {"lab-cp1": 1},
+            "usage": "instances 10", "add": add, "add_totals": "Grand total 1 40 - 5",
+            "add_steps": [("Join | Worker joins", 4.0)], "added": "lab-w51", "after_add": 6.0}
+
+
+@pytest.mark.parametrize(("small", "big", "add", "code", "verdicts"), [
+    (3.0, 5.4, 12.0, 0, ("ratio 1.80 (floor <= 2.0: ok)", "12.0 s (floor < 15 s: ok)")),
+    (3.0, 6.3, 12.0, 1, ("ratio 2.10 (floor <= 2.0: NOT MET)", "(floor < 15 s: ok)")),
+    (3.0, 5.0, 15.0, 1, ("(floor <= 2.0: ok)", "15.0 s (floor < 15 s: NOT MET)")),
+])
+def test_scale_figures_and_floors(small: float, big: float, add: float, code: int, verdicts: tuple[str, str],
+                                  monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    calls: list[tuple[str, object]] = []
+    monkeypatch.setattr(core, "down", lambda: [])
+    monkeypatch.setattr(base, "ensure_base", lambda os_name, force=False: 0.0)
+    monkeypatch.setattr(bench, "topology_run", lambda topo, os_name, keep=False: calls.append((topo, keep)) or fake_result(small))
+    monkeypatch.setattr(bench, "scale_run", lambda workers, os_name: calls.append(("scale", workers)) or fake_result(big, add))
+    assert bench.main(["1+4"], cold=False, scale=50) == code
+    assert calls == [("1+4", False), ("3+3", True), ("scale", 50)]  # the 3+3 lab is kept and grown
+    out = capsys.readouterr().out
+    assert f"no-op re-run 3+3 {small:.1f} s, 3+50 {big:.1f} s" in out
+    assert all(v in out for v in verdicts)
+    assert "one worker (lab-w51) added to the 3+50 cluster with --limit" in out
+    assert "[3+50] SSH commands per host on the no-op re-run: 1 on 1 host(s)" in out
+
+
+def test_a_failed_run_keeps_its_output_and_shows_why(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:
+    monkeypatch.setattr(bench, "LOG_DIR", tmp_path)
+    script = ("import sys\nprint('--> Starting operation: Kubernetes packages | kubelet', flush=True)\n"
+              "print('    [lab-w17] Error: executed 1 commands; E: Could not get lock /var/lib/dpkg/lock-frontend')\n"
+              "print('x' * 20000)\n"
+              "print('    Kubernetes packages | kubelet     53      46        1       6')\nsys.exit(1)\n")
+    monkeypatch.setattr(bench, "DEPLOY", [sys.executable, "-c", script])
+    with pytest.raises(RuntimeError, match=f"its whole output: {tmp_path}/deploy-"):
+        bench.timed_deploy()
+    err = capsys.readouterr().err
+    assert "[lab-w17] Error: executed 1 commands; E: Could not get lock" in err  # not lost behind 20 kB of output
+    (kept,) = tmp_path.glob("deploy-*.log")
+    assert "x" * 20000 in kept.read_text()
+    assert bench.error_lines("    HAProxy | HAProxy installed      53      -         1       52\n") == []
+
+
+def test_converge_runs_again_once_after_a_failure(monkeypatch: pytest.MonkeyPatch) -> None:
+    outcomes = [RuntimeError("deploy failed"), (5.0, "ok")]
+
+    def deploy(extra: object = None) -> tuple[float, str]:
+        result = outcomes.pop(0)
+        if isinstance(result, Exception):
+            raise result
+        return result
+
+    monkeypatch.setattr(bench, "deploy", deploy)
+    took, runs = bench.converge()
+    assert runs == 2 and took >= 0
+    outcomes[:] = [RuntimeError("one"), RuntimeError("two")]
+    with pytest.raises(RuntimeError, match="two"):
+        bench.converge()
