@@ -24,6 +24,8 @@ def test_an_odd_number_of_control_planes_is_planned(count: int, private: dict[st
     p = plan.run(shapes.sized(count, 2, private))
     cps = [f"cp{i}" for i in range(count)]
     assert [n.name for n in p.cluster.control_planes] == [f"@fake/{name}" for name in cps]
+    assert [n.index for n in p.cluster.control_planes] == list(range(count))
+    assert [n.index for n in p.cluster.workers] == [0, 1]
     assert p.hosts_of("kubeadm init") == ["cp0"]
     assert p.hosts_of("Control plane joins") == cps[1:]
     assert p.hosts_of("Worker joins") == ["w0", "w1"]
@@ -42,7 +44,7 @@ def test_an_odd_number_of_control_planes_is_planned(count: int, private: dict[st
              if line.strip().startswith("priority"))
         for name in cps
     ]
-    assert len(set(priorities)) == count and priorities == sorted(priorities, key=int, reverse=True)
+    assert priorities == [str(250 - 10 * i) for i in range(count)]  # MASTER 250, then 240, 230...
 
 
 def test_no_control_plane_is_refused(private: dict[str, Any]) -> None:
