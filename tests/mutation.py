@@ -13,6 +13,7 @@ killed (a timeout counts as killed, a mutant no test reaches as survived) and th
 from __future__ import annotations
 
 import argparse
+import collections
 import fnmatch
 import json
 import os
@@ -45,12 +46,33 @@ def results() -> dict[str, int | None]:
     return found
 
 
+def widen(stats: Path) -> None:
+    """Give each function every test of the test files that reach it.
+
+    mutmut runs, for a mutant, only the tests that called its function while it collected its
+    stats; a module-scoped fixture (the planned runs of tests/deploys) is computed in the setup
+    of the first test that asks for it, so the module's other tests, which assert on the same
+    plan, would never be run against the mutant.
+    """
+    data = json.loads(stats.read_text())
+    by_file: dict[str, set[str]] = collections.defaultdict(set)
+    for test in data["duration_by_test"]:
+        by_file[test.split("::")[0]].add(test)
+    table = data["tests_by_mangled_function_name"]
+    for function, tests in table.items():
+        files = {test.split("::")[0] for test in tests}
+        table[function] = sorted(set(tests).union(*(by_file[f] for f in files)))
+    stats.write_text(json.dumps(data))
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--mutants", help="only the mutants whose names match this glob, e.g. 'deploys.join.*'")
     parser.add_argument("--sample", type=int, help="a random sample of this many mutants")
     parser.add_argument("--seed", type=int, default=15, help="the sample's seed (same seed, same sample)")
     parser.add_argument("--workers", type=int, default=1, help="mutants tested at once (default 1)")
+    parser.add_argument("--per-test", action="store_true",
+                        help="only the tests mutmut saw reach a function (default: every test of their files)")
     args = parser.parse_args(argv)
     from mutmut.stats import status_by_exit_code
 
@@ -65,7 +87,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"no mutant matches {args.mutants!r}", file=sys.stderr)
         return 2
     chosen = names if (args.mutants or args.sample) else []  # none named: mutmut runs (or reuses) every mutant
-    subprocess.run([*MUTMUT, "run", "--max-children", str(args.workers), *chosen], check=True)
+    run = [*MUTMUT, "run", "--max-children", str(args.workers)]
+    stats = ROOT / "mutants" / "mutmut-stats.json"
+    if not args.per_test:
+        if not stats.exists():  # mutmut collects its stats (and tests one mutant)
+            subprocess.run([*run, names[0]], check=True)
+        widen(stats)
+    subprocess.run([*run, *chosen], check=True)
     codes = results()
     statuses = {name: status_by_exit_code[codes.get(name)] for name in names}
     killed = sorted(name for name, status in statuses.items() if status in KILLED)
