@@ -97,3 +97,27 @@ def test_group_data_skipped_by_pyinfra_is_named(tmp_path: Path) -> None:
         (folder / f"{name}.py").write_text("")
     inventory = plan.fake_inventory(cps(10), [("w0", {"node_ip": "10.4.0.20"})], {})
     assert model.skipped_group_data(inventory, folder) == [folder / "workers.py"]
+
+
+def test_connector_prefixes_and_ssh_users_are_not_part_of_node_names(tmp_path: Path) -> None:
+    from pyinfra.api import Inventory
+
+    hosts = [("@fake/CP-0", {"node_ip": "10.4.0.10"}), ("admin@w-1.example", {"node_ip": "10.4.0.20"})]
+    inventory = Inventory((hosts, {"secrets_dir": str(tmp_path / "s")}),
+                          control_plane=(["@fake/CP-0"], {}), workers=(["admin@w-1.example"], {}))
+    cluster = model.build(inventory, components.defaults())
+    assert [n.node_name for n in cluster.nodes] == ["cp-0", "w-1.example"]
+
+
+def test_a_bad_keepalived_interface_names_where_it_was_set(tmp_path: Path) -> None:
+    message = error([("cp0", {"node_ip": "10.4.0.10", "keepalived_interface": "eth0:1"}),
+                     ("cp1", {"node_ip": "10.4.0.11"}), ("cp2", {"node_ip": "10.4.0.12"})], [], tmp_path,
+                    vip="10.4.0.100")
+    assert "'keepalived_interface' = 'eth0:1' (from its entry in the inventory)" in message
+
+
+@pytest.mark.parametrize("character", ["\u202e", "\u200b", "\ud800", "\ue000", "\u0378", "\u2028", "\u2029", "\x1b"],
+                         ids=["Cf-rtl-override", "Cf-zero-width", "Cs", "Co", "Cn", "Zl", "Zp", "Cc"])
+def test_local_paths_with_invisible_characters_are_refused(tmp_path: Path, character: str) -> None:
+    message = error(cps(10), [], tmp_path, kubeconfig_path=f"/home/op/kube{character}/admin.conf")
+    assert "'kubeconfig_path'" in message and "expected an absolute path or one under '~/'" in message

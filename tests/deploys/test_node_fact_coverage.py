@@ -105,3 +105,24 @@ def test_a_haproxy_control_plane_is_fully_covered(private: dict[str, Any]) -> No
     for path in ("/etc/haproxy/haproxy.cfg", "/etc/haproxy/stats.env", "/etc/keepalived/keepalived.conf",
                  "/etc/keepalived/vrrp-auth.conf"):
         assert any(fnmatch.fnmatchcase(path, pattern) for pattern in patterns), path
+
+
+@pytest.mark.parametrize("path", ["/etc/../shadow", "/etc/x/..", "relative/path", "/etc/a b", "/etc/$(id)"])
+def test_a_watched_path_must_be_plain(path: str) -> None:
+    from deploys import facts
+
+    with pytest.raises(ValueError, match="only letters, digits and _ . / [*] - are allowed"):
+        facts.watch(path)
+
+
+def test_the_fact_reads_this_machines_os_and_packages_for_real() -> None:
+    """Run on this (Debian) machine: the OS is named; only installed packages are reported."""
+    import subprocess
+
+    from deploys.facts import NodeFacts
+
+    command = NodeFacts().command(node_ip="127.0.0.1")
+    state = NodeFacts().process(subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout.splitlines())
+    os_release = dict(line.split("=", 1) for line in open("/etc/os-release").read().splitlines() if "=" in line)
+    assert state.os == f"{os_release['ID']} {os_release.get('VERSION_ID', '').strip(chr(34))}".strip()
+    assert "| grep ' installed$'" in command  # packages removed but with config files left are not installed
