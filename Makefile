@@ -15,7 +15,7 @@ VAGRANT ?= vagrant
 VAGRANT_PROVIDER ?=
 
 .PHONY: help venv deps test-deps vagrant-deps lab deploy lab-down verify drills test test-fast bench \
-        vagrant-up vagrant-deploy vagrant-verify vagrant-down
+        vagrant-up vagrant-deploy vagrant-verify vagrant-down mutation
 
 help:
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -63,6 +63,14 @@ test-fast: test-deps ## tests that need no lab (seconds)
 
 test: test-deps ## every test, the lab end to end included (what CI runs)
 	$(PYTHON) -m pytest
+
+MUTANTS ?=
+SAMPLE ?=
+SEED ?= 15
+WORKERS ?= 1
+mutation: test-deps ## mutation testing of deploys/ (mutmut): share of mutants killed, fails under 85% (MUTANTS=glob SAMPLE=n SEED=s WORKERS=n)
+	$(PYTHON) -m pip install -q -e '.[mutation]'
+	$(PYTHON) tests/mutation.py --workers $(WORKERS) --seed $(SEED) $(if $(SAMPLE),--sample $(SAMPLE)) $(if $(MUTANTS),--mutants '$(MUTANTS)')
 
 bench: deps ## lab timings: base build, lab up, converge, no-op re-run
 	$(PYTHON) -m lab bench
