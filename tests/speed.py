@@ -73,7 +73,8 @@ def inventory_file(tmp: Path, cps: int, workers: int, converged: bool = True) ->
     (tmp / "group_data/all.py").write_text(
         f"import sys\nsys.path.insert(0, {str(plan.REPO)!r})\n"
         "from deploys import speed\nfrom deploys.components import defaults\n"
-        "from deploys.model import check_before_connect\nspeed.install()\ncheck_before_connect(defaults)\n")
+        "from deploys.context import install_check_before_connect\nspeed.install()\n"
+        "install_check_before_connect(defaults)\n")
     return path
 
 
