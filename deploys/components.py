@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from deploys import calico, containerd, control_plane, haproxy, join, keepalived, kube_packages, kubeconfig, model, prep
-from deploys import teardown
+from deploys import backup, etcd, restore, teardown
 from deploys.schema import Key
 
-COMPONENTS = (prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown)
+COMPONENTS = (prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown, etcd, backup, restore)
 
 
 def schema() -> dict[str, Key]:
