@@ -252,3 +252,19 @@ def test_calico_manifests_are_served_verbatim(tmp_path: Path, monkeypatch: pytes
     for version in ("v3.30.3", "v3.31.7"):
         for name in build.CALICO_FILES:
             assert (tmp_path / "repo/calico" / version / name).read_bytes() == (source / version / name).read_bytes()
+
+
+def test_etcd_archive_has_upstreams_layout_at_the_deploys_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deploys.etcd import DEFAULTS
+
+    upstream = str(DEFAULTS["etcd_download_url"])
+    assert upstream.replace("https://github.com", f"{config.MIRROR_URL}/github") == artifacts.url_template("etcd")
+    server = fake_deb(tmp_path, "etcd-server", {"usr/bin/etcd": b"etcd", "usr/bin/etcdutl": b"etcdutl"})
+    client = fake_deb(tmp_path, "etcd-client", {"usr/bin/etcdctl": b"etcdctl"})
+    monkeypatch.setattr(artifacts.debian, "download", lambda candidate: client)
+    dest = tmp_path / "etcd-v1.0-linux-amd64.tar.gz"
+    artifacts.build_etcd(artifacts.debian.Candidate("etcd-server", "1.0-1", "testing"), server, dest)
+    with tarfile.open(dest) as tar:
+        top = "etcd-v1.0-linux-amd64"
+        assert tar.getnames() == [top, f"{top}/etcd", f"{top}/etcdctl", f"{top}/etcdutl"]
+        assert tar.extractfile(f"{top}/etcdutl").read() == b"etcdutl"  # type: ignore[union-attr]
