@@ -181,6 +181,7 @@ def etcd_started_script() -> str:
     return "; ".join([
         "set -e",
         f"if [ -f {ASIDE}/etcd.yaml ]; then mv -f {ASIDE}/etcd.yaml {MANIFESTS}/; fi",
+        "systemctl start kubelet",  # a host whose kubelet was stopped runs no static pod
         _wait(healthy, "the restored etcd member is not healthy (no quorum yet?)"),
     ])
 
