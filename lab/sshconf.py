@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 from lab import config
 from lab.run import run
 from lab.state import LabState, Node
 
-# A relay of ours rather than `nc %h %p` (see lab/proxy.py: nc broke pyinfra's large uploads).
-PROXY = f"ip netns exec {config.NET_NS} {sys.executable} {Path(__file__).resolve().with_name('proxy.py')} %h %p"
+PROXY = f"ip netns exec {config.NET_NS} nc %h %p"
 
 
 def ensure_key() -> Path:
