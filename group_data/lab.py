@@ -30,3 +30,13 @@ runc_download_url = f"{_MIRROR}/github/opencontainers/runc/releases/download/v{{
 runc_sha256 = _mirror.artifact_sha256("runc")
 # This build machine's kernel offers cgroup v1 only, and the nspawn nodes inherit it.
 allow_cgroup_v1 = True
+# etcd's client tools (deploys/etcd.py) at the version of the etcd the lab's nodes run; unset while the
+# lab's artifacts come from a recipe without etcd (the next `python -m lab up` builds it).
+try:
+    etcd_version = _mirror.artifact_version("etcd")
+    etcd_sha256 = _mirror.artifact_sha256("etcd")
+    etcd_download_url = (
+        f"{_MIRROR}/github/etcd-io/etcd/releases/download/v{{version}}/etcd-v{{version}}-linux-{{arch}}.tar.gz"
+    )
+except RuntimeError:
+    pass

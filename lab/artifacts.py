@@ -13,6 +13,10 @@ Upstream layouts copied (file names and archive members):
   static; Debian's links libc and libseccomp, present on every node).
 - containernetworking/plugins .github/workflows/release.yaml (v1.9.1): cni-plugins-linux-<arch>-v<v>.tgz,
   `tar cfzpv ... .` of the plugin binaries (upstream adds README.md and LICENSE).
+- etcd-io/etcd scripts/build-release.sh (v3.6.6, `package`): etcd-v<v>-linux-<arch>.tar.gz holding
+  etcd-v<v>-linux-<arch>/{etcd,etcdctl,etcdutl} (upstream adds README*.md and Documentation/), here from
+  Debian's etcd-server (etcd, etcdutl) and etcd-client (etcdctl) of the same version, the one the lab's
+  nodes run as kubeadm's etcd (lab/base.py install_etcd picks it the same way).
 """
 
 from __future__ import annotations
@@ -49,9 +53,10 @@ SPECS = {
     "runc": Spec("runc", "runc", "opencontainers/runc", "runc.{arch}"),
     "cni_plugins": Spec("cni_plugins", "containernetworking-plugins", "containernetworking/plugins",
                         "cni-plugins-linux-{arch}-v{version}.tgz"),
+    "etcd": Spec("etcd", "etcd-server", "etcd-io/etcd", "etcd-v{version}-linux-{arch}.tar.gz"),
 }
 # Until the deploy declares <name>_version defaults (deploys/containerd.py DEFAULTS), aim at these.
-FALLBACK_VERSIONS = {"containerd": "2.1.9", "runc": "1.3.6", "cni_plugins": "1.9.1"}
+FALLBACK_VERSIONS = {"containerd": "2.1.9", "runc": "1.3.6", "cni_plugins": "1.9.1", "etcd": "3.6.6"}
 
 
 def release_path(name: str, version: str, arch: str) -> str:
@@ -73,7 +78,11 @@ def wanted_versions() -> dict[str, str]:
         table = defaults()
     except Exception:  # noqa: BLE001 - the deploy may be mid-edit; the lab still builds
         table = {}
-    return {name: str(table.get(f"{name}_version") or version) for name, version in FALLBACK_VERSIONS.items()}
+    wanted = {name: str(table.get(f"{name}_version") or version) for name, version in FALLBACK_VERSIONS.items()}
+    if not table.get("etcd_version"):  # None = the etcd kubeadm runs, as the nodes' base has it
+        from lab.base import kubeadm_etcd
+        wanted["etcd"] = kubeadm_etcd()
+    return wanted
 
 
 def manifest_path(os_name: str) -> Path:
@@ -108,7 +117,10 @@ def ensure(os_name: str) -> dict[str, Any]:
         rel = "github/" + release_path(name, candidate.upstream, arch)
         dest = config.REPO_DIR / rel
         if not dest.exists():
-            BUILDERS[name](deb, dest)
+            if name == "etcd":
+                build_etcd(candidate, deb, dest)
+            else:
+                BUILDERS[name](deb, dest)
         built[name] = {"version": candidate.upstream, "debian": f"{candidate.package} {candidate.version}",
                        "suite": candidate.suite, "deb": deb.name, "path": rel, "sha256": sha256(dest)}
         log(f"{name} {candidate.upstream} for {os_name}: Debian {candidate.package} {candidate.version} "
@@ -170,6 +182,17 @@ def build_cni_plugins(deb: Path, dest: Path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         plugins = sorted(p for p in (debian.extract(deb, Path(tmp)) / "usr/lib/cni").iterdir() if p.is_file())
         write_tgz(dest, [("./", None), *((f"./{p.name}", p) for p in plugins)])
+
+
+def build_etcd(server: debian.Candidate, deb: Path, dest: Path) -> None:
+    """etcd-v<v>-linux-<arch>.tar.gz: etcd-v<v>-linux-<arch>/ with Debian's etcd, etcdctl and etcdutl."""
+    client = debian.download(debian.Candidate("etcd-client", server.version, server.suite))
+    top = dest.name.removesuffix(".tar.gz")
+    with tempfile.TemporaryDirectory() as tmp:
+        server_bin = debian.extract(deb, Path(tmp) / "server") / "usr/bin"
+        client_bin = debian.extract(client, Path(tmp) / "client") / "usr/bin"
+        found = {p.name: p for d in (server_bin, client_bin) for p in d.iterdir()}  # Debian: etcdutl in etcd-server
+        write_tgz(dest, [(f"{top}/", None), *((f"{top}/{b}", found[b]) for b in ("etcd", "etcdctl", "etcdutl"))])
 
 
 BUILDERS = {"containerd": build_containerd, "runc": build_runc, "cni_plugins": build_cni_plugins}

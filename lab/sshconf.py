@@ -10,7 +10,8 @@ from lab import config
 from lab.run import run
 from lab.state import LabState, Node
 
-PROXY = f"ip netns exec {config.NET_NS} nc %h %p"
+# through the lab namespace, with pipes large enough for paramiko (see lab/sshproxy.py)
+PROXY = f"ip netns exec {config.NET_NS} /usr/bin/python3 {shlex.quote(str(Path(__file__).with_name('sshproxy.py')))} %h %p"
 
 
 def ensure_key() -> Path:

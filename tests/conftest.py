@@ -39,3 +39,9 @@ if "mutmut" in sys.modules:
     from pyinfra.api import facts as _pyinfra_facts
 
     _pyinfra_facts.getcallargs = _getcallargs  # type: ignore[assignment]
+
+    # FunctionCommand.execute (pyinfra/api/command.py) passes state and host when the function's
+    # argspec names them: read the real function's, behind the trampoline.
+    from pyinfra.api import command as _pyinfra_command
+
+    _pyinfra_command.getfullargspec = lambda func: inspect.getfullargspec(inspect.unwrap(func))  # type: ignore[assignment]

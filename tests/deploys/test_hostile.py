@@ -70,6 +70,12 @@ BENIGN: dict[str, Any] = {
     "calico_interface": f"^{MARKER}[0-9]+$",
     "confirm_reset": MARKER,
     "remove": f"w1,{MARKER}",
+    "etcd_version": "3.6.6",
+    "etcd_download_url": f"https://{MARKER}.example/e/v{{version}}/etcd-v{{version}}-linux-{{arch}}.tar.gz",
+    "etcd_sha256": "c" * 64,
+    "backup_dir": f"{TMP}/{MARKER}/backups",
+    "snapshot": f"{TMP}/{MARKER}/backups/20261202T000000Z",
+    "confirm_restore": MARKER,
 }
 FRAGMENTS = [
     "\n", "\r\n", "\x00", "\t", " ", '"', "'", "\\", "$(touch /tmp/kpl-pwned)", "`id`", "${IFS}", ";", "; rm -rf /",

@@ -87,7 +87,7 @@ def test_inventory_without_lab_says_what_to_do() -> None:
 def test_ssh_config_goes_through_the_lab_namespace() -> None:
     text = sshconf.ssh_config_text(state.LabState(1, 1, state.plan(1, 1)))
     assert "Host lab-cp1\n    HostName 10.77.0.11" in text
-    assert f"ProxyCommand ip netns exec {config.NET_NS} nc %h %p" in text
+    assert f"ProxyCommand ip netns exec {config.NET_NS} /usr/bin/python3 {config.REPO}/lab/sshproxy.py %h %p" in text
     assert "StrictHostKeyChecking yes" in text
 
 
@@ -97,7 +97,7 @@ def test_paramiko_config_parsing_matches() -> None:
     cfg = paramiko.SSHConfig.from_text(sshconf.ssh_config_text(state.LabState(1, 1, state.plan(1, 1))))
     found = cfg.lookup("lab-w1")
     assert found["hostname"] == "10.77.0.12" and found["user"] == "root"
-    assert found["proxycommand"] == f"ip netns exec {config.NET_NS} nc 10.77.0.12 22"
+    assert found["proxycommand"] == f"ip netns exec {config.NET_NS} /usr/bin/python3 {config.REPO}/lab/sshproxy.py 10.77.0.12 22"
 
 
 def test_pid_checks_refuse_foreign_processes() -> None:
@@ -252,3 +252,45 @@ def test_calico_manifests_are_served_verbatim(tmp_path: Path, monkeypatch: pytes
     for version in ("v3.30.3", "v3.31.7"):
         for name in build.CALICO_FILES:
             assert (tmp_path / "repo/calico" / version / name).read_bytes() == (source / version / name).read_bytes()
+
+
+def test_etcd_archive_has_upstreams_layout_at_the_deploys_url(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from deploys.etcd import DEFAULTS
+
+    upstream = str(DEFAULTS["etcd_download_url"])
+    assert upstream.replace("https://github.com", f"{config.MIRROR_URL}/github") == artifacts.url_template("etcd")
+    server = fake_deb(tmp_path, "etcd-server", {"usr/bin/etcd": b"etcd", "usr/bin/etcdutl": b"etcdutl"})
+    client = fake_deb(tmp_path, "etcd-client", {"usr/bin/etcdctl": b"etcdctl"})
+    monkeypatch.setattr(artifacts.debian, "download", lambda candidate: client)
+    dest = tmp_path / "etcd-v1.0-linux-amd64.tar.gz"
+    artifacts.build_etcd(artifacts.debian.Candidate("etcd-server", "1.0-1", "testing"), server, dest)
+    with tarfile.open(dest) as tar:
+        top = "etcd-v1.0-linux-amd64"
+        assert tar.getnames() == [top, f"{top}/etcd", f"{top}/etcdctl", f"{top}/etcdutl"]
+        assert tar.extractfile(f"{top}/etcdutl").read() == b"etcdutl"  # type: ignore[union-attr]
+
+
+
+def test_the_proxy_relays_a_large_upload_whatever_the_reader(tmp_path: Path) -> None:
+    """lab/sshproxy.py takes 8 MiB from a writer at once (its stdin never fills) and relays it both ways intact."""
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    server = socket.create_server(("127.0.0.1", 0))
+    got = bytearray()
+
+    def serve() -> None:
+        conn, _ = server.accept()
+        conn.sendall(b"SSH-2.0-test\r\n")
+        while data := conn.recv(1 << 16):
+            got.extend(data)
+        conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    payload = os.urandom(8 << 20)
+    proc = subprocess.run([sys.executable, str(config.REPO / "lab/sshproxy.py"), "127.0.0.1",
+                           str(server.getsockname()[1])], input=payload, capture_output=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == b"SSH-2.0-test\r\n" and bytes(got) == payload
