@@ -14,8 +14,10 @@ run by the CLI): of ~15 s profiled, 5.6 s went to `get_operation_order_from_stac
 - The global argument types: `get_type_hints` of a class that does not change, computed once
   (a fresh list is returned each call, as before).
 
-Guarded: installed only on the pyinfra release whose code this copies (3.10.x), and only when the
-functions replaced are still pyinfra's own; otherwise pyinfra runs unchanged. The results are
+Opt-in (KUBEADM_PYINFRA_SPEED=1): the caches replace four of pyinfra's module functions, and the
+project does not patch pyinfra by default (a run is pyinfra's own). Guarded: installed only on the
+pyinfra release whose code this copies (3.10.x), and only when the functions replaced are still
+pyinfra's own; otherwise pyinfra runs unchanged. The results are
 checked against pyinfra's originals in tests/deploys/test_speed.py.
 """
 
@@ -29,7 +31,7 @@ from importlib.metadata import version
 from typing import Any, get_type_hints
 
 SUPPORTED = ("3.10.",)
-DISABLE = "KUBEADM_PYINFRA_NO_SPEED"  # set (to anything) to run pyinfra's own functions
+ENABLE = "KUBEADM_PYINFRA_SPEED"  # set to 1 to use the caches; unset, pyinfra runs as it is
 
 ORIGINALS: dict[str, Any] = {}  # pyinfra's own functions, kept (tests compare against them)
 _FILES: dict[str, str] = {}
@@ -182,7 +184,7 @@ def install() -> bool:
 
     if operation.get_operation_order_from_stack is operation_order_from_stack:
         return True
-    if not supported() or os.environ.get(DISABLE):
+    if not supported() or os.environ.get(ENABLE) != "1":
         return False
     own = (operation.get_operation_order_from_stack is util.get_operation_order_from_stack
            and arguments.all_global_arguments.__module__ == "pyinfra.api.arguments"

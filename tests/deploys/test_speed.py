@@ -15,10 +15,33 @@ import pytest
 from pyinfra.api import Config, Inventory, State
 from pyinfra.api.exceptions import ArgumentTypeError
 
-from deploys import cluster, speed  # noqa: F401  (importing the entry installs the caches)
+from deploys import cluster, speed  # noqa: F401
 from tests import speed as bench
 
 ORIG = speed.ORIGINALS
+
+
+@pytest.fixture(scope="module", autouse=True)
+def opted_in() -> Any:
+    """The caches are opt-in (KUBEADM_PYINFRA_SPEED=1): installed here for these tests."""
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv(speed.ENABLE, "1")
+        assert speed.install() is True
+        yield
+
+
+def test_not_installed_unless_asked() -> None:
+    """By default pyinfra runs as it is: nothing of it is replaced without KUBEADM_PYINFRA_SPEED=1."""
+    import os
+    import subprocess
+
+    code = ("import importlib; from deploys import cluster, speed; "
+            "operation, util = (importlib.import_module(f\"pyinfra.api.{m}\") for m in (\"operation\", \"util\")); "
+            "print(speed.install(), operation.get_operation_order_from_stack is util.get_operation_order_from_stack)")
+    env = {k: v for k, v in os.environ.items() if k != speed.ENABLE}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True,
+                         cwd=Path(__file__).resolve().parents[2]).stdout.split()
+    assert out == ["False", "True"]
 
 
 def test_installed_for_the_deploy() -> None:
@@ -123,8 +146,8 @@ def test_cli_run_plans_the_same_operations_in_the_same_order() -> None:
     """The CLI orders operations by the call stack: a first run on fresh fake hosts, with and without."""
     with tempfile.TemporaryDirectory() as tmp:
         inventory = bench.inventory_file(Path(tmp), 3, 2, converged=False)
-        _, _, fast = bench.run_cli(inventory)
-        _, _, plain = bench.run_cli(inventory, env={speed.DISABLE: "1"})
+        _, _, fast = bench.run_cli(inventory, env={speed.ENABLE: "1"})
+        _, _, plain = bench.run_cli(inventory, env={speed.ENABLE: ""})
     assert _operations(fast) == _operations(plain) and len(_operations(fast)) > 40
     totals = [line.split() for line in (fast, plain) for line in line.splitlines() if "Grand total" in line]
     assert totals[0] == totals[1]
