@@ -108,11 +108,11 @@ def test_a_haproxy_control_plane_is_fully_covered(private: dict[str, Any]) -> No
 
 
 @pytest.mark.parametrize("path", ["/etc/../shadow", "/etc/x/..", "relative/path", "/etc/a b", "/etc/$(id)"])
-def test_a_watched_path_must_be_plain(path: str) -> None:
+def test_an_owned_path_must_be_plain(path: str) -> None:
     from deploys import facts
 
     with pytest.raises(ValueError, match="only letters, digits and _ . / [*] - are allowed"):
-        facts.watch(path)
+        facts.Owned(files=(path,))
 
 
 def test_the_fact_reads_this_machines_os_and_packages_for_real() -> None:

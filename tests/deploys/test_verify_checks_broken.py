@@ -84,6 +84,7 @@ def healthy(cluster: model.Cluster) -> dict[str, Any]:
         "etcd_healthy": True,
         "etcd_value": b"k8s:enc:secretbox:v1:key-0123456789ab:\x93\x02\xfe...",
         "audit_tail": '{"kind":"Event","apiVersion":"audit.k8s.io/v1"}',
+        "cert_days": 300,  # kubeadm certs check-expiration: days left
     }
 
 
@@ -174,6 +175,14 @@ class FakeTarget:
             return Answer(stdout=json.dumps({"kvs": [{"value": value}]}))
         if "audit/audit.log" in command:
             return Answer(0, k["audit_tail"] + "\n") if k["audit_tail"] else Answer(1)
+        if command == "kubeadm certs check-expiration":
+            if k["cert_days"] is None:
+                return Answer(1, "", "error: failed to load the kubeadm configuration")
+            import datetime
+
+            when = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(days=k["cert_days"])
+            return Answer(stdout="CERTIFICATE  EXPIRES  RESIDUAL TIME\n"
+                                 f"apiserver                  {when:%b %d, %Y %H:%M} UTC   {int(k['cert_days'])}d   ca   no\n")
         raise AssertionError(f"the fake host was asked an unexpected command: {command}")
 
 
@@ -254,6 +263,8 @@ BREAKS: list[tuple[str, Callable[[dict[str, Any]], None], str]] = [
     ("kube_packages_pinned_and_held", _edit("packages", lambda p: {**p, "kubelet": "1.30.0-1.1"}), "kubelet is 1.30.0-1.1"),
     ("kube_packages_pinned_and_held", _edit("held", lambda h: [x for x in h if x != "kubeadm"]), "kubeadm is not held"),
     ("kube_packages_pinned_and_held", _service("kubelet", True, False), "kubelet is not enabled"),
+    ("certificates_not_expired", _set(cert_days=-1), "expired on"),
+    ("certificates_not_expired", _set(cert_days=None), "check-expiration failed"),
     ("swap_off", _edit("swaps", lambda s: s + "/swapfile file 1024 0 -2\n"), "swap is active"),
     ("swap_off", _edit("fstab", lambda f: f + "/swapfile none swap sw 0 0\n"), "swap enabled in /etc/fstab"),
     ("sysctls_set", _edit("sysctls", lambda s: {**s, "net.ipv4.ip_forward": "0"}), "net.ipv4.ip_forward"),
