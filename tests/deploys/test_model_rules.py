@@ -477,3 +477,19 @@ def test_interop_follows_the_shared_node_network(monkeypatch: pytest.MonkeyPatch
     assert mode("10.1.1.100", *args)[0] == "vip"
     cluster = build(inv, tmp_path)
     assert cluster.node_network == "10.1.0.0/16" and unexported(cluster, inv) == []
+
+
+def test_defaults_for_undeclared_keys_are_refused() -> None:
+    """A default no component declares is a programming error, found when the key table is made."""
+    with pytest.raises(ValueError, match=r"defaults for undeclared keys \['bogus_key'\]"):
+        model.key_table({**components.defaults(), "bogus_key": 1})
+
+
+def test_an_error_names_the_group_data_a_value_came_from() -> None:
+    inv = Inventory(
+        ([("cp0", {"node_ip": "10.1.0.10"}), ("w0", {"node_ip": "10.1.0.20"})], {}),
+        control_plane=(["cp0"], {}),
+        workers=(["w0"], {"node_name": "Worker-0"}),
+    )
+    with pytest.raises(model.ClusterConfigError, match=r"key 'node_name' = 'Worker-0' \(from group data 'workers'\)"):
+        model.build(inv, components.defaults(), write_secrets=False)

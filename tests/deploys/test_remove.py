@@ -241,3 +241,22 @@ def test_every_command_is_valid_shell(private: dict[str, Any]) -> None:
     assert len(scripts) >= 4
     for script in scripts:
         assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0, script
+
+
+def test_the_targets_know_their_role_from_the_cluster() -> None:
+    """A control plane is one by its label or by its etcd member (its Node already gone): both are control planes."""
+    view = removal.parse_view(
+        json.dumps({"items": [node("cp1", True), node("cp2", True), node("w1")]}),
+        json.dumps({"members": FULL_MEMBERS}),
+        [f"https://{IPS[n]}:2379 {{\"health\":\"true\"}}" for n in ("cp1", "cp2", "cp3")])
+    cluster = _cluster(remove="w1,cp3", cps=["cp1", "cp2"])
+    cluster.settings["allow_even_control_planes"] = True  # type: ignore[index]
+    targets = {t.name: t for t in removal.decide(cluster, view).targets}
+    assert targets["w1"].control_plane is False and targets["w1"].node is True
+    assert targets["cp3"].control_plane is True and targets["cp3"].node is False  # only its etcd member is left
+
+
+def test_peer_hosts_of_ipv4_and_ipv6_members() -> None:
+    """etcd peer URLs (https://ADDRESS:2380, IPv6 in brackets) give the member's address."""
+    assert removal._peer_host("https://10.0.0.11:2380") == "10.0.0.11"
+    assert removal._peer_host("https://[fd00::11]:2380") == "fd00::11"

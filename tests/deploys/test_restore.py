@@ -95,3 +95,18 @@ def test_the_scripts_are_valid_shell(tmp_path: Path, snapshot: Path) -> None:
     for script in (restore.stop_script(p.cluster), restore.pki_script(), restore.restore_script(p.cluster, node, "x"),
                    restore.etcd_started_script(), restore.control_plane_started_script(p.cluster)):
         assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0, script
+
+
+@pytest.mark.parametrize("bad", ["", "/tmp/a\ue000b", "/tmp/a\u200bb", "/tmp/a\nb", "/tmp/a\u2028b", "x" * 4097])
+def test_a_snapshot_path_with_invisible_characters_is_refused(bad: str) -> None:
+    assert restore.SNAPSHOT_PATH.problem(bad) is not None
+    assert restore.SNAPSHOT_PATH.problem("/home/me/backups/lab/20261202T020918Z") is None
+
+
+def test_the_static_pods_are_stopped_until_etcd_and_the_api_server_are_closed(tmp_path: Path, snapshot: Path) -> None:
+    from deploys import components
+
+    cluster = model.build(inventory(tmp_path), components.defaults(), write_secrets=False)
+    script = restore.stop_script(cluster)
+    for port in (2379, 2380, cluster.apiserver_port):
+        assert f"sport = :{port}" in script, port
