@@ -153,6 +153,7 @@ def wait_ready(node: Node, timeout: float = 180) -> str:
     SSH does not answer in TIMEOUT."""
     deadline = time.monotonic() + timeout
     last = ""
+    retried = False
     while time.monotonic() < deadline:
         if not procs.is_nspawn_of(node.pid, node.name):
             raise NodeBootError(f"{node.name}: systemd-nspawn exited during boot; its console:\n"
@@ -165,6 +166,13 @@ def wait_ready(node: Node, timeout: float = 180) -> str:
         status = res.stdout.strip()
         if status == "running":
             return status
+        if status == "degraded" and not retried:
+            # The lab wires a node's network once its systemd runs (attach): a unit that started before
+            # (keepalived finds no interface) failed where a real host's NIC is there at boot. Start the
+            # boot's units again, once, now that the network is there.
+            ssh(node.name, "systemctl reset-failed; systemctl start --no-block multi-user.target", timeout=30)
+            retried = True
+            continue
         if status == "degraded":
             failed = ssh(node.name, "systemctl --failed --plain --no-legend | awk '{print $1}'").stdout.split()
             return f"degraded (failed: {', '.join(failed)})"
