@@ -33,7 +33,7 @@ from weakref import WeakKeyDictionary
 
 from gevent.lock import RLock
 
-from deploys import model
+from deploys import model, sshproxy
 
 if TYPE_CHECKING:
     from deploys.facts import NodeState
@@ -91,6 +91,7 @@ def entry_model(state: Any) -> model.Cluster | None:
     entry file once per host, each in a greenlet: the first one stops the run (gevent re-raises
     SystemExit in the main greenlet), the others do nothing.
     """
+    sshproxy.install()  # uploads through a ProxyCommand arrive whole (also when group_data/ was not loaded)
     run = of(state)
     if run.stopped:
         return None

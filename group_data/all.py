@@ -13,11 +13,12 @@ __repository = str(Path(__file__).resolve().parent.parent)
 if __repository not in sys.path:  # pyinfra started elsewhere: the deploy package is this repository's
     sys.path.insert(0, __repository)
 
-from deploys import speed  # noqa: E402
+from deploys import speed, sshproxy  # noqa: E402
 from deploys.components import defaults  # noqa: E402
 from deploys.context import install_check_before_connect  # noqa: E402
 
 speed.install()  # pyinfra's per-host and per-operation look-ups cached (deploys/speed.py)
+sshproxy.install()  # whole writes through an SSH ProxyCommand under gevent (deploys/sshproxy.py)
 
 # Build and validate the cluster model as soon as pyinfra has loaded the
 # inventory, before it connects to any host: bad input touches nothing (deploys/context.py).

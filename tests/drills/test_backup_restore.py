@@ -55,10 +55,6 @@ def lab():  # type: ignore[no-untyped-def]
     assert core.down() == []
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "pyinfra's file uploads over the lab's ProxyCommand break at ~32 KiB (ProxyCommandFailure 'Broken pipe'), "
-    "with nc and with a blocking relay alike, while OpenSSH's scp through the same proxy works: the restore's "
-    "snapshot upload fails in the lab until that is fixed (paramiko ProxyCommand under gevent)"))
 def test_restore_after_quorum_loss(lab: list[str], tmp_path: Path) -> None:
     first, *lost = lab
     create(first, "Namespace", NAMESPACE)
