@@ -17,13 +17,18 @@ workers = [("@fake/w0", {"node_ip": "10.1.0.20", "node_name": "w0", **fake})]
 DATA = ("--data", "cluster_name=prod", "--data", "etcd_version=3.6.6")
 
 
+def restore(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """`pyinfra INVENTORY deploys/restore.py ARGS` on a 1+1 @fake cluster with a backup: rc, stderr, all output."""
+    make_backup(tmp_path / "backups" / "prod" / "20261202T010000Z")
+    snapshot = f"snapshot={tmp_path / 'backups' / 'prod' / '20261202T010000Z'}"
+    result = pyinfra(plan.REPO, tmp_path, str(inventory(tmp_path, ONE_PLUS_ONE)), "deploys/restore.py", *DATA,
+                     "--data", snapshot, *args)
+    return result.returncode, result.stderr, result.stdout + result.stderr
+
+
 def test_the_entry_restores_the_control_planes_from_the_named_backup(tmp_path: Path) -> None:
-    folder = tmp_path / "backups" / "prod" / "20261202T010000Z"
-    make_backup(folder)
-    result = pyinfra(plan.REPO, tmp_path, str(inventory(tmp_path, ONE_PLUS_ONE)), "deploys/restore.py", "--dry", *DATA,
-                     "--data", f"snapshot={folder}", "--data", "confirm_restore=prod")
-    output = result.stdout + result.stderr
-    assert result.returncode == 0 and "Traceback" not in output, output
+    rc, _, output = restore(tmp_path, "--dry", "--data", "confirm_restore=prod")
+    assert rc == 0 and "Traceback" not in output, output
     steps = ["Backup 20261202T010000Z uploaded and checked", "Control-plane static pods stopped",
              "etcd data restored from the snapshot", "API server, controller manager and scheduler started",
              "Restore recorded"]
@@ -34,11 +39,7 @@ def test_the_entry_restores_the_control_planes_from_the_named_backup(tmp_path: P
 
 
 def test_the_entry_refuses_without_confirmation(tmp_path: Path) -> None:
-    folder = tmp_path / "backups" / "prod" / "20261202T010000Z"
-    make_backup(folder)
-    result = pyinfra(plan.REPO, tmp_path, str(inventory(tmp_path, ONE_PLUS_ONE)), "deploys/restore.py", "-y", *DATA,
-                     "--data", f"snapshot={folder}")
-    output = result.stdout + result.stderr
-    assert result.returncode == model.EXIT_INVALID, output
-    assert "confirm with `--data confirm_restore=prod`; nothing was changed" in result.stderr, output
+    rc, stderr, output = restore(tmp_path, "-y")
+    assert rc == model.EXIT_INVALID, output
+    assert "confirm with `--data confirm_restore=prod`; nothing was changed" in stderr, output
     assert "Traceback" not in output and "Beginning operation run" not in output, output
