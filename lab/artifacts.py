@@ -31,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deploys.digests import sha256
 from lab import config, debian
 from lab.run import log
 
@@ -128,15 +129,6 @@ def ensure(os_name: str) -> dict[str, Any]:
     record = {"key": key, "os": os_name, "wanted": wanted, "artifacts": built}
     manifest_path(os_name).write_text(json.dumps(record, indent=1) + "\n")
     return record
-
-
-def sha256(path: Path) -> str:
-    """SHA-256 of a file, hex."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def write_tgz(dest: Path, members: list[tuple[str, Path | None]]) -> None:

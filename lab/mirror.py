@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+from deploys import digests
 from lab import artifacts, config, procs, state
 from lab.run import in_labns
 
@@ -46,4 +47,4 @@ def artifact_version(name: str) -> str:
 
 def artifact_sha256(name: str) -> str:
     """SHA-256 of the file the mirror serves as artifact name for the running lab's OS, read from the file."""
-    return artifacts.sha256(config.REPO_DIR / artifacts.entry(name, state.load().os)["path"])
+    return digests.sha256(config.REPO_DIR / artifacts.entry(name, state.load().os)["path"])

@@ -1,112 +1,45 @@
-"""deploys/restore.py: refused unless confirmed and checked; then every control plane restored step by step."""
+"""deploys/restore.py, the entry: `pyinfra INVENTORY deploys/restore.py` runs deploys/restoration.py."""
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from deploys import model, restore
+from deploys import model
 from tests import plan
+from tests.deploys.test_cli import inventory, pyinfra
+from tests.deploys.test_restoration import make_backup
 
-NODES = ("k8s-master-node0", "k8s-master-node1", "k8s-master-node2")
-
-
-def make_backup(folder: Path) -> str:
-    """A backup as deploys/backup.py leaves it; returns the snapshot's digest."""
-    folder.mkdir(parents=True)
-    files = {"snapshot.db": b"snapshot", "pki.tar.gz": b"pki", "status.json": b"{}"}
-    for name, data in files.items():
-        (folder / name).write_bytes(data)
-    (folder / "SHA256SUMS").write_text("".join(f"{hashlib.sha256(v).hexdigest()}  {k}\n" for k, v in files.items()))
-    return hashlib.sha256(b"snapshot").hexdigest()
+ONE_PLUS_ONE = '''
+fake = {"fake_delay": 0, "fake_delay_jitter": 0, "fake_responses": {"/proc/swaps": ["iface=eth0", "done=kubeadm-join"]}}
+control_plane = [("@fake/cp0", {"node_ip": "10.1.0.10", "node_name": "cp0", **fake})]
+workers = [("@fake/w0", {"node_ip": "10.1.0.20", "node_name": "w0", **fake})]
+'''
+DATA = ("--data", "cluster_name=prod", "--data", "etcd_version=3.6.6")
 
 
-def inventory(tmp_path: Path, done: tuple[str, ...] = (), **data: Any):  # type: ignore[no-untyped-def]
-    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", "done=kubeadm-join", *(f"done={d}" for d in done)]}
-    cps = [(name, {"node_ip": f"192.168.11.{220 + i}"}) for i, name in enumerate(NODES)]
-    workers = [("k8s-worker-node0", {"node_ip": "192.168.11.223"})]
-    private = {"secrets_dir": str(tmp_path / "secrets"), "kubeconfig_path": str(tmp_path / "admin.conf"),
-               "cluster_name": "prod", "vip": "192.168.11.230", "etcd_version": "3.6.6"}
-    return plan.fake_inventory(cps, workers, {**private, **data}, responses)
+def restore(tmp_path: Path, *args: str) -> tuple[int, str, str]:
+    """`pyinfra INVENTORY deploys/restore.py ARGS` on a 1+1 @fake cluster with a backup: rc, stderr, all output."""
+    make_backup(tmp_path / "backups" / "prod" / "20261202T010000Z")
+    snapshot = f"snapshot={tmp_path / 'backups' / 'prod' / '20261202T010000Z'}"
+    result = pyinfra(plan.REPO, tmp_path, str(inventory(tmp_path, ONE_PLUS_ONE)), "deploys/restore.py", *DATA,
+                     "--data", snapshot, *args)
+    return result.returncode, result.stderr, result.stdout + result.stderr
 
 
-@pytest.fixture
-def snapshot(tmp_path: Path) -> Path:
-    folder = tmp_path / "backups" / "prod" / "20261202T010000Z"
-    make_backup(folder)
-    return folder
+def test_the_entry_restores_the_control_planes_from_the_named_backup(tmp_path: Path) -> None:
+    rc, _, output = restore(tmp_path, "--dry", "--data", "confirm_restore=prod")
+    assert rc == 0 and "Traceback" not in output, output
+    steps = ["Backup 20261202T010000Z uploaded and checked", "Control-plane static pods stopped",
+             "etcd data restored from the snapshot", "API server, controller manager and scheduler started",
+             "Restore recorded"]
+    assert [output.index(step) for step in steps] == sorted(output.index(step) for step in steps), output
+    for step in steps:  # only the control plane, the workers untouched
+        (line,) = [line for line in output.splitlines() if f"etcd restore | {step}" in line]
+        assert "1 (@fake/cp0)" in line, output
 
 
-def test_refused_without_confirmation(tmp_path: Path, snapshot: Path) -> None:
-    with pytest.raises(model.ClusterConfigError, match=r"confirm with `--data confirm_restore=prod`; nothing was changed"):
-        plan.run(inventory(tmp_path, snapshot=str(snapshot), confirm_restore="lab"), entry_build=restore.run)
-
-
-def test_refused_without_a_snapshot(tmp_path: Path) -> None:
-    with pytest.raises(model.ClusterConfigError, match=r"restore needs a backup: `--data snapshot=PATH`"):
-        plan.run(inventory(tmp_path, confirm_restore="prod"), entry_build=restore.run)
-    with pytest.raises(model.ClusterConfigError, match=r"SHA256SUMS is missing"):
-        plan.run(inventory(tmp_path, confirm_restore="prod", snapshot=str(tmp_path)), entry_build=restore.run)
-
-
-def test_refused_when_the_snapshot_fails_its_checksum(tmp_path: Path, snapshot: Path) -> None:
-    (snapshot / "snapshot.db").write_bytes(b"snapshoT")
-    with pytest.raises(model.ClusterConfigError, match=r"snapshot.db does not match its SHA-256"):
-        plan.run(inventory(tmp_path, confirm_restore="prod", snapshot=str(snapshot / "snapshot.db")),
-                 entry_build=restore.run)
-
-
-def test_every_control_plane_restored_in_order(tmp_path: Path, snapshot: Path) -> None:
-    digest = hashlib.sha256(b"snapshot").hexdigest()
-    p = plan.run(inventory(tmp_path, confirm_restore="prod", snapshot=str(snapshot)), entry_build=restore.run)
-    order = ["uploaded and checked", "static pods stopped", "Shared PKI", "etcd data restored", "etcd started",
-             "API server, controller manager", "Restore recorded"]
-    assert [p.index(step) for step in order] == sorted(p.index(step) for step in order)
-    for step in order:
-        assert p.hosts_of(step) == list(NODES)
-    assert p.commands("k8s-worker-node0") == []
-    assert set(plan.uploads(p, "k8s-master-node1")) == {
-        "/var/lib/kubeadm-pyinfra/restore/snapshot.db", "/var/lib/kubeadm-pyinfra/restore/pki.tar.gz"}
-    (command,) = [c for c in p.commands("k8s-master-node1") if "snapshot restore" in c]
-    members = ",".join(f"{n}=https://192.168.11.{220 + i}:2380" for i, n in enumerate(NODES))
-    assert f"--name k8s-master-node1 --initial-cluster {members}" in command
-    assert "--initial-advertise-peer-urls https://192.168.11.221:2380" in command
-    assert f"--initial-cluster-token kubeadm-pyinfra-restore-{digest[:12]}" in command
-    assert f"/var/lib/etcd.before-restore-{digest[:12]}" in command
-    (check,) = [c for c in p.commands("k8s-master-node1") if "sha256sum --quiet -c" in c and "restore/snapshot.db" in c]
-    assert digest in check
-    assert f"touch /var/lib/kubeadm-pyinfra/restore-{digest[:12]}.done" in p.commands("k8s-master-node2")[-1]
-
-
-def test_a_finished_restore_changes_nothing(tmp_path: Path, snapshot: Path) -> None:
-    digest = hashlib.sha256(b"snapshot").hexdigest()
-    p = plan.run(inventory(tmp_path, done=(f"restore-{digest[:12]}", "etcd-3.6.6"), confirm_restore="prod",
-                           snapshot=str(snapshot)), entry_build=restore.run)
-    assert p.changed == []
-
-
-def test_the_scripts_are_valid_shell(tmp_path: Path, snapshot: Path) -> None:
-    p = plan.run(inventory(tmp_path, confirm_restore="prod", snapshot=str(snapshot)), entry_build=restore.run)
-    node = p.cluster.control_planes[0]
-    for script in (restore.stop_script(p.cluster), restore.pki_script(), restore.restore_script(p.cluster, node, "x"),
-                   restore.etcd_started_script(), restore.control_plane_started_script(p.cluster)):
-        assert subprocess.run(["sh", "-n", "-c", script]).returncode == 0, script
-
-
-@pytest.mark.parametrize("bad", ["", "/tmp/a\ue000b", "/tmp/a\u200bb", "/tmp/a\nb", "/tmp/a\u2028b", "x" * 4097])
-def test_a_snapshot_path_with_invisible_characters_is_refused(bad: str) -> None:
-    assert restore.SNAPSHOT_PATH.problem(bad) is not None
-    assert restore.SNAPSHOT_PATH.problem("/home/me/backups/lab/20261202T020918Z") is None
-
-
-def test_the_static_pods_are_stopped_until_etcd_and_the_api_server_are_closed(tmp_path: Path, snapshot: Path) -> None:
-    from deploys import components
-
-    cluster = model.build(inventory(tmp_path), components.defaults(), write_secrets=False)
-    script = restore.stop_script(cluster)
-    for port in (2379, 2380, cluster.apiserver_port):
-        assert f"sport = :{port}" in script, port
+def test_the_entry_refuses_without_confirmation(tmp_path: Path) -> None:
+    rc, stderr, output = restore(tmp_path, "-y")
+    assert rc == model.EXIT_INVALID, output
+    assert "confirm with `--data confirm_restore=prod`; nothing was changed" in stderr, output
+    assert "Traceback" not in output and "Beginning operation run" not in output, output

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from deploys import digests
 from lab import artifacts, config, debian, procs, sshconf, state
 from lab.inventory import NoLabError, groups
 from lab.standins import build
@@ -184,9 +185,9 @@ def test_artifacts_have_upstreams_layout_and_are_reproducible(tmp_path: Path) ->
         assert {m.uname for m in tar.getmembers()} == {"root"} and tar.getmember("bin/ctr").mode == 0o755
     with tarfile.open(tmp_path / "a/cni.tgz") as tar:
         assert tar.getnames() == [".", "./bridge", "./host-local", "./loopback", "./portmap"]
-    assert artifacts.sha256(tmp_path / "a/containerd.tar.gz") == artifacts.sha256(tmp_path / "b/containerd.tar.gz")
+    assert digests.sha256(tmp_path / "a/containerd.tar.gz") == digests.sha256(tmp_path / "b/containerd.tar.gz")
     assert (tmp_path / "a/runc.amd64").read_bytes() == b"runc" and os.access(tmp_path / "a/runc.amd64", os.X_OK)
-    assert artifacts.sha256(tmp_path / "a/runc.amd64") == hashlib.sha256(b"runc").hexdigest()
+    assert digests.sha256(tmp_path / "a/runc.amd64") == hashlib.sha256(b"runc").hexdigest()
 
 
 def test_artifact_sha256_reads_the_served_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
