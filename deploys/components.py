@@ -13,14 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from deploys import calico, containerd, control_plane, haproxy, join, keepalived, kube_packages, kubeconfig, model, prep
-from deploys import backup, certificates, etcd, node_upgrade, removal, restore, teardown
+from deploys import backup, certificates, etcd, node_upgrade, removal, restore, runtime_upgrade, teardown
 from deploys.schema import Key
 
 # The build order: kubeadm init before any join, joins before Calico, the kubeconfig last; then the
 # day-2 components, which deploys/cluster.py does not run (DEPLOY = None) but whose keys and files count.
 COMPONENTS = (
     prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown, node_upgrade,
-    removal, certificates, etcd, backup, restore,
+    runtime_upgrade, removal, certificates, etcd, backup, restore,
 )
 
 
