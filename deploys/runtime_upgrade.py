@@ -8,8 +8,9 @@ then workers `upgrade_max_unavailable` at a time, cordoned and drained (`upgrade
 Each node runs the containerd component's own operations (containerd.steps: the pinned archives,
 unit, config, then containerd and the kubelet restarted), then a health gate (node_upgrade.health_gate:
 the node Ready at its kubelet version, the API and etcd through the endpoint), then the uncordon.
-This is kubespray's order too (upgrade-cluster.yml: the container engine of each node in the
-serial batch, before its Kubernetes components).
+kubespray's order too (kubernetes-sigs/kubespray playbooks/upgrade_cluster.yml at 0b649570ce: the
+control planes `serial: 1`, then the workers in `serial` batches, each with the `container-engine`
+role before `kubernetes/node`).
 
 Calico: when `calico_version` differs from the newest tigera-operator this deploy applied
 (calico.running_version), after the Kubernetes steps, the calico component's operations
