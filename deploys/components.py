@@ -13,14 +13,14 @@ from __future__ import annotations
 from typing import Any
 
 from deploys import calico, containerd, control_plane, haproxy, join, keepalived, kube_packages, kubeconfig, model, prep
-from deploys import certificates, etcd, node_upgrade, removal, restoration, snapshots, teardown
+from deploys import certificates, etcd, node_upgrade, removal, restoration, runtime_upgrade, snapshots, teardown
 from deploys.schema import Key
 
 # The build order: kubeadm init before any join, joins before Calico, the kubeconfig last; then the
 # day-2 components, which deploys/cluster.py does not run (DEPLOY = None) but whose keys and files count.
 COMPONENTS = (
     prep, containerd, kube_packages, haproxy, keepalived, control_plane, join, calico, kubeconfig, teardown, node_upgrade,
-    removal, certificates, etcd, snapshots, restoration,
+    runtime_upgrade, removal, certificates, etcd, snapshots, restoration,
 )
 
 

@@ -12,12 +12,16 @@ kubernetes/release cmd/krel/templates/latest/metadata.yaml).
 
 from __future__ import annotations
 
+import re
+from typing import Any, Callable
+
 from pyinfra import host
 from pyinfra.api import deploy
 
-from deploys import ops, schema
-from deploys.facts import Owned, node_state
-from deploys.model import Cluster
+from deploys import context, ops, schema
+from deploys.facts import NodeState, Owned, node_state
+from deploys.kube_packages import JOINED
+from deploys.model import ARTIFACTS, Cluster, VersionSkewError
 from deploys.schema import Key
 from deploys.templates import render
 
@@ -43,6 +47,7 @@ KEYS: dict[str, Key] = {
     "registry_mirror": Key(None, schema.optional(schema.url("registry"), "no mirror")),
 }
 DEFAULTS = schema.defaults(KEYS)
+_STAMPED = re.compile(r"\d+\.\d+\.\d+")  # the version in an artifact's stamp
 # Upstream registries the cluster pulls from: kubeadm's images, Calico's operator and its images.
 MIRRORED_REGISTRIES = {
     "registry.k8s.io": "https://registry.k8s.io",
@@ -104,61 +109,144 @@ def hosts_toml(registry: str, mirror: str) -> str:
     )
 
 
-@deploy("containerd", data_defaults=DEFAULTS)
-def install(cluster: Cluster) -> None:
-    """Ensure the pinned containerd, runc and CNI plugins are installed, configured, enabled and running."""
+def installed(state: NodeState, name: str) -> str | None:
+    """The version of artifact NAME (containerd, runc) this component last installed here, from its stamp.
+
+    ops.artifact writes `NAME-VERSION.done` after a successful install and removes the older
+    stamps of NAME, so the one look (facts.NodeFacts, `done=`) tells the version without a command.
+    """
+    found = [d[len(name) + 1:] for d in state.done if d.startswith(f"{name}-") and _STAMPED.fullmatch(d[len(name) + 1:])]
+    return max(found, key=lambda v: tuple(int(p) for p in v.split("."))) if found else None
+
+
+def changes(cluster: Cluster, state: NodeState) -> list[str]:
+    """What differs between the pinned containerd and runc and what this node last had installed ("containerd 2.2.7 -> 2.3.4")."""
+    result = []
+    for name in ARTIFACTS:
+        now, pinned = installed(state, name), str(cluster.setting(f"{name}_version"))
+        if now is not None and now != pinned:
+            result.append(f"{name} {now} -> {pinned}")
+    return result
+
+
+def version_change(cluster: Cluster) -> str | None:
+    """Why this run must not touch this joined node's containerd or runc, if it must not.
+
+    Installing other archives restarts containerd (and the kubelet) on every node at once:
+    a running cluster changes its runtime node by node, drained, with deploys/upgrade.py.
+    """
     state = node_state(host)
-    ops.packages(name="conntrack installed", wanted={"conntrack": None})
-    distro = ops.distro_package_removed(
-        name="Distribution containerd replaced by the pinned release",
+    found = changes(cluster, state)
+    if not found or not state.has(JOINED):
+        return None
+    return (
+        f"{', '.join(found)} asked on this joined node: a running cluster changes its container runtime "
+        "node by node with `pyinfra -y INVENTORY deploys/upgrade.py`"
+    )
+
+
+def steps(
+    cluster: Cluster,
+    here: bool = True,
+    label: str = "",
+    go: Callable[[], bool] | None = None,
+    restart: bool = False,
+) -> None:
+    """containerd's operations on this host when HERE: the pinned archives, unit, config, mirrors, crictl, restarts.
+
+    deploys/cluster.py runs them as they are; deploys/runtime_upgrade.py node by node, LABEL naming
+    the nodes, GO checked at execution, RESTART: containerd then the kubelet restarted in any case.
+    """
+    state = node_state(host)
+
+    def when(extra: Callable[[], bool] | None = None) -> dict[str, Any]:
+        """The `_if` of an operation: GO and EXTRA, none at all when neither (a plain operation)."""
+        if go is None and extra is None:
+            return {}
+        return {"_if": lambda: (go is None or go()) and (extra is None or extra())}
+
+    ops.on(here, ops.packages, name=f"{label}conntrack installed", wanted={"conntrack": None}, **when())
+    distro = ops.on(
+        here,
+        ops.distro_package_removed,
+        name=f"{label}Distribution containerd replaced by the pinned release",
         package="containerd",
+        **when(),
     )
     installs = [
-        ops.artifact(
-            name=f"{name.replace('_', ' ')} {cluster.setting(f'{name}_version')} installed",
+        ops.on(
+            here,
+            ops.artifact,
+            name=f"{label}{name.replace('_', ' ')} {cluster.setting(f'{name}_version')} installed",
             stamp=f"{name}-{cluster.setting(f'{name}_version')}",
             url=artifact_url(cluster, name, state.arch),
             sha256=cluster.checksum(name, state.arch),
             install=INSTALL[name],
+            **when(),
         )
         for name in ("runc", "containerd")
     ]
-    unit = ops.file(
-        name="containerd systemd unit", dest=UNIT, content=render("containerd/containerd.service")
+    unit = ops.on(
+        here, ops.file, name=f"{label}containerd systemd unit", dest=UNIT, content=render("containerd/containerd.service"),
+        **when(),
     )
-    config = ops.file(
-        name="containerd configured for Kubernetes",
+    config = ops.on(
+        here,
+        ops.file,
+        name=f"{label}containerd configured for Kubernetes",
         dest=CONFIG,
         content=config_text(cluster),
+        **when(),
     )
     mirror = cluster.setting("registry_mirror")
     hosts = [
-        ops.file(
-            name=f"containerd pulls {registry} through the mirror",
+        ops.on(
+            here,
+            ops.file,
+            name=f"{label}containerd pulls {registry} through the mirror",
             dest=MIRROR_HOSTS.replace("{registry}", registry),
             content=hosts_toml(registry, mirror),
+            **when(),
         )
         for registry in (MIRRORED_REGISTRIES if mirror else ())  # cluster-wide: the same on every host
     ]
-    ops.file(
-        name="crictl uses containerd",
+    ops.on(
+        here,
+        ops.file,
+        name=f"{label}crictl uses containerd",
         dest=CRICTL,
         content=f"runtime-endpoint: {SOCKET}\nimage-endpoint: {SOCKET}\ntimeout: 10\n",
+        **when(),
     )
-    restarted = ops.restart(
-        name="containerd restarted (binaries or config changed)",
+    restarted = ops.on(
+        here,
+        ops.restart,
+        name=f"{label}containerd restarted (binaries or config changed)",
         service_name="containerd",
         check=f"/usr/local/bin/containerd --config {CONFIG} config dump >/dev/null",
         daemon_reload=True,
-        _if=lambda: ops.changed([distro, *installs, unit, config, *hosts]),
+        **when(lambda: restart or ops.changed([distro, *installs, unit, config, *hosts])),
     )
-    ops.service(name="containerd enabled and running", service_name="containerd")
+    ops.on(here, ops.service, name=f"{label}containerd enabled and running", service_name="containerd", **when())
     # The kubelet of a running node follows its runtime at once (no kubelet left on the old one).
-    ops.restart(
-        name="kubelet restarted on the new runtime",
+    ops.on(
+        here,
+        ops.restart,
+        name=f"{label}kubelet restarted on the new runtime",
         service_name="kubelet",
-        _if=lambda: ops.changed([restarted]) and bool(state.active.get("kubelet")),
+        **when(lambda: restart or (ops.changed([restarted]) and bool(state.active.get("kubelet")))),
     )
+
+
+@deploy("containerd", data_defaults=DEFAULTS)
+def install(cluster: Cluster) -> None:
+    """Ensure the pinned containerd, runc and CNI plugins are installed, configured, enabled and running."""
+    refused = version_change(cluster)
+    # Found while planning: the run stops before any host is changed (a host in the run only to
+    # make join credentials is left alone: see context.Run.credentials_only).
+    if refused and host.name not in context.of(host.state).credentials_only:
+        raise VersionSkewError(f"{host.name}: {refused}")
+    steps(cluster)
 
 
 DEPLOY = install  # run by deploys/cluster.py, in components.COMPONENTS order

@@ -697,6 +697,12 @@ def check_containerd_supports_kube(parsed: Parsed) -> list[str]:
     return []
 
 
+def containerd_supports(version: str, kube_version: str) -> bool:
+    """Whether containerd VERSION supports Kubernetes KUBE_VERSION's minor (RELEASES; False for an unknown minor)."""
+    release = RELEASES.get(".".join(kube_version.lstrip("v").split(".")[:2]))
+    return release is not None and _containerd_supported(version, release)
+
+
 def _containerd_supported(version: str, release: Release) -> bool:
     """Whether containerd VERSION is at or above the lowest supported patch of its own line."""
     parts = tuple(int(p) for p in version.split("."))
