@@ -14,8 +14,15 @@ and peer URLs as kubeadm made them (nodeRegistration.name, https://advertiseAddr
 phases/etcd/local.go); etcd started and healthy; the API server, controller manager and scheduler
 started and ready. Workers are not touched: their kubelets reconnect through the endpoint.
 
+Onto the surviving or new hosts: the members restored are the control planes that initialised or
+joined the cluster (this project's stamps); a control plane listed without either is new (a replaced
+host) and is left alone: it joins the restored cluster with `deploys/cluster.py` afterwards, as
+kubeadm's documents have new control planes join. The members are recorded on each of them as the
+restore's first step, so a re-run (or one after the new hosts joined) restores the same set.
+
 Refused (nothing changed) unless `confirm_restore` names the cluster, the backup's files match its
-SHA256SUMS, and every control plane of the inventory is reachable. The old data directory stays as
+SHA256SUMS, every control plane of the inventory is reachable, at least one of them held the
+cluster, and the first one listed is one of those (the new ones join it). The old data directory stays as
 /var/lib/etcd.before-restore-<digest>. A run killed half-way is finished by the next; once done, a
 run with the same backup changes nothing.
 """
@@ -30,6 +37,7 @@ from pyinfra import host, state
 from pyinfra.api import FileUploadCommand, StringCommand, deploy
 
 from deploys import context, etcd, model, ops, schema, snapshots
+from deploys.control_plane import ADMIN_CONF, INIT_STAMP, JOINED_STAMP
 from deploys.facts import DONE, Owned, node_state
 from deploys.model import Cluster
 from deploys.ops import ETCD_DATA
@@ -108,12 +116,45 @@ def _checked(cluster: Cluster) -> Backup:
             f"control plane(s) {', '.join(missing)} unreachable: every control plane of the inventory is restored "
             "together (a member left out would come back with the old cluster's data); nothing was changed"
         )
-    return Backup(folder, sums)
+    chosen_backup = Backup(folder, sums)
+    kept = members(cluster, chosen_backup.id)
+    if not kept:
+        raise model.ClusterConfigError(
+            "no control plane of the inventory initialised or joined this cluster: restoring onto brand-new hosts "
+            "only is not supported (restore onto a surviving control plane, then add the new ones); nothing was changed"
+        )
+    if cluster.first_control_plane not in kept:
+        raise model.ClusterConfigError(
+            f"the first control plane listed, {cluster.first_control_plane.name}, is new (it never joined this "
+            f"cluster): list a surviving one first ({', '.join(n.name for n in kept)}); the new ones join after the "
+            "restore; nothing was changed"
+        )
+    return chosen_backup
 
 
-def initial_cluster(cluster: Cluster) -> str:
-    """Every member as kubeadm names it: NODE_NAME=https://NODE_IP:2380."""
-    return ",".join(f"{n.node_name}=https://{n.node_ip}:2380" for n in cluster.control_planes)
+def member_stamp(backup_id: str) -> str:
+    """The stamp that records a host as a member of the restore of BACKUP_ID."""
+    return f"restore-{backup_id}-member"
+
+
+def members(cluster: Cluster, backup_id: str) -> list[model.Node]:
+    """The control planes this restore rebuilds: those recorded by a run of it that began, else those that
+    initialised or joined the cluster (a control plane with neither stamp is new and joins afterwards)."""
+    done = {n.name: node_state(state.inventory.get_host(n.name)).done for n in cluster.control_planes}
+    begun = [n for n in cluster.control_planes if member_stamp(backup_id) in done[n.name]]
+    return begun or [n for n in cluster.control_planes if {INIT_STAMP, JOINED_STAMP} & done[n.name]]
+
+
+def initial_cluster(cluster: Cluster, restored: list[model.Node] | None = None) -> str:
+    """Every member restored (all control planes by default) as kubeadm names it: NODE_NAME=https://NODE_IP:2380."""
+    return ",".join(f"{n.node_name}=https://{n.node_ip}:2380" for n in restored or cluster.control_planes)
+
+
+def stale_nodes_script(new: list[model.Node]) -> str:
+    """Delete the Node objects the snapshot holds for the replaced hosts, so that the new ones can join under
+    their names (kubeadm join refuses a name whose Node is Ready: phases/join/kubelet.go)."""
+    names = " ".join(q(n.node_name) for n in new)
+    return f"kubectl --kubeconfig {ADMIN_CONF} --request-timeout=30s delete node --ignore-not-found {names}"
 
 
 def _wait(test: str, what: str) -> str:
@@ -149,13 +190,14 @@ def pki_script() -> str:
     ])
 
 
-def restore_script(cluster: Cluster, node: model.Node, backup_id: str) -> str:
+def restore_script(cluster: Cluster, node: model.Node, backup_id: str,
+                   restored: list[model.Node] | None = None) -> str:
     """`etcdutl snapshot restore` into a new directory, then swapped in for etcd's data directory."""
     fresh, old, log = f"{ETCD_DATA}.restore-{backup_id}", f"{ETCD_DATA}.before-restore-{backup_id}", f"{REMOTE}/restore.log"
     restore = " ".join([
         etcd.ETCDUTL, "snapshot", "restore", f"{REMOTE}/{snapshots.SNAPSHOT}",
         "--name", q(node.node_name),
-        "--initial-cluster", q(initial_cluster(cluster)),
+        "--initial-cluster", q(initial_cluster(cluster, restored)),
         "--initial-cluster-token", q(f"kubeadm-pyinfra-restore-{backup_id}"),
         "--initial-advertise-peer-urls", q(f"https://{node.node_ip}:2380"),
         "--data-dir", fresh,
@@ -215,6 +257,17 @@ def uploaded(stamp: str, folder: str, sums: dict[str, str]) -> Iterator[object]:
 
 
 @ops.operation()
+def begun(stamp: str, member: str) -> Iterator[StringCommand]:
+    """Ensure this host is recorded as a member of the restore (MEMBER stamp), unless it is done (STAMP)."""
+    state_ = node_state(host)
+    if stamp in state_.done or member in state_.done:
+        return
+    yield StringCommand(f"install -d -m 700 {DONE} && touch {q(f'{DONE}/{member}.done')}")
+    if host.state.is_executing:
+        state_.done.add(member)
+
+
+@ops.operation()
 def finished(stamp: str) -> Iterator[StringCommand]:
     """Ensure the restore is recorded as done on the node and its uploaded files are gone."""
     state_ = node_state(host)
@@ -231,18 +284,25 @@ def restore(cluster: Cluster) -> None:
     chosen_backup = chosen(cluster)
     etcd.install(cluster)
     node = cluster.node(host.name)
-    here = node.is_control_plane
+    restored = context.once(state, "restore: members", lambda: members(cluster, chosen_backup.id))
+    here = node in restored
     stamp = f"restore-{chosen_backup.id}"
     common = {"stamp": stamp}
+    ops.on(here, begun, name=f"Restore member recorded (members: {', '.join(n.name for n in restored)})",
+           member=member_stamp(chosen_backup.id), **common)
     ops.on(here, uploaded, name=f"Backup {chosen_backup.folder.name} uploaded and checked",
            folder=str(chosen_backup.folder), sums=chosen_backup.sums, **common)
     ops.on(here, step, name="Control-plane static pods stopped (manifests moved aside)",
            script=stop_script(cluster), **common)
     ops.on(here, step, name="Shared PKI put back where missing", script=pki_script(), **common)
-    ops.on(here, step, name="etcd data restored from the snapshot (new cluster of every control plane)",
-           script=restore_script(cluster, node, chosen_backup.id), **common)
+    ops.on(here, step, name="etcd data restored from the snapshot (a new cluster of the members)",
+           script=restore_script(cluster, node, chosen_backup.id, restored), **common)
     ops.on(here, step, name="etcd started and healthy", script=etcd_started_script(), **common)
     ops.on(here, step, name="API server, controller manager and scheduler started and ready",
            script=control_plane_started_script(cluster), **common)
+    new = [n for n in cluster.control_planes if n not in restored]
+    ops.on(bool(new) and node == restored[0], step, script=stale_nodes_script(new) if new else "",
+           name=f"Stale Node objects of the new control planes deleted ({', '.join(n.name for n in new)}; "
+                "they join with deploys/cluster.py)", **common)
     ops.on(here, finished, name="Restore recorded", **common)
 

@@ -25,9 +25,17 @@ def make_backup(folder: Path) -> str:
     return hashlib.sha256(b"snapshot").hexdigest()
 
 
-def inventory(tmp_path: Path, done: tuple[str, ...] = (), **data: Any):  # type: ignore[no-untyped-def]
-    responses = {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", "done=kubeadm-join", *(f"done={d}" for d in done)]}
-    cps = [(name, {"node_ip": f"192.168.11.{220 + i}"}) for i, name in enumerate(NODES)]
+def looks(done: tuple[str, ...]) -> dict[Any, Any]:
+    """Canned answers of a host whose stamps are DONE."""
+    return {**plan.fresh_host(), "/proc/swaps": ["iface=eth0", *(f"done={d}" for d in done)]}
+
+
+def inventory(tmp_path: Path, done: tuple[str, ...] = (), stamps: dict[str, tuple[str, ...]] | None = None,
+              **data: Any):  # type: ignore[no-untyped-def]
+    """A 3+1 cluster whose control planes joined (with DONE), or have the STAMPS given per host."""
+    responses = looks(("kubeadm-join", *done))
+    own = {name: {"fake_responses": looks(stamps[name])} for name in (stamps or {})}
+    cps = [(name, {"node_ip": f"192.168.11.{220 + i}", **own.get(name, {})}) for i, name in enumerate(NODES)]
     workers = [("k8s-worker-node0", {"node_ip": "192.168.11.223"})]
     private = {"secrets_dir": str(tmp_path / "secrets"), "kubeconfig_path": str(tmp_path / "admin.conf"),
                "cluster_name": "prod", "vip": "192.168.11.230", "etcd_version": "3.6.6"}
@@ -111,3 +119,44 @@ def test_the_static_pods_are_stopped_until_etcd_and_the_api_server_are_closed(tm
     script = restoration.stop_script(cluster)
     for port in (2379, 2380, cluster.apiserver_port):
         assert f"sport = :{port}" in script, port
+
+
+def test_a_new_control_plane_is_left_to_join_afterwards(tmp_path: Path, snapshot: Path) -> None:
+    first, second, new = NODES
+    p = plan.run(inventory(tmp_path, confirm_restore="prod", snapshot=str(snapshot),
+                           stamps={first: ("kubeadm-init",), second: ("kubeadm-join",), new: ()}),
+                 entry_build=restoration.restore)
+    for step in ("Restore member recorded", "uploaded and checked", "etcd data restored", "Restore recorded"):
+        assert p.hosts_of(step) == [first, second]
+    assert not [c for c in p.commands(new) if "snapshot restore" in c or "/restore" in c]
+    (command,) = [c for c in p.commands(second) if "snapshot restore" in c]
+    assert f"--initial-cluster {first}=https://192.168.11.220:2380,{second}=https://192.168.11.221:2380 " in command
+    assert any(f"members: @fake/{first}, @fake/{second})" in name for name, _ in p.steps), p.steps
+    assert p.hosts_of("Stale Node objects of the new control planes deleted") == [first]
+    (delete,) = [c for c in p.commands(first) if "delete node" in c]
+    assert delete.endswith(f"delete node --ignore-not-found {new}")
+    assert p.index("Stale Node objects") > p.index("API server, controller manager")
+
+
+def test_the_members_of_a_begun_restore_stay_its_members(tmp_path: Path, snapshot: Path) -> None:
+    first, second, joined_after = NODES
+    member = restoration.member_stamp(hashlib.sha256(b"snapshot").hexdigest()[:12])
+    p = plan.run(inventory(tmp_path, confirm_restore="prod", snapshot=str(snapshot),
+                           stamps={first: ("kubeadm-init", member), second: ("kubeadm-join", member),
+                                   joined_after: ("kubeadm-join",)}),
+                 entry_build=restoration.restore)
+    assert p.hosts_of("etcd data restored") == [first, second]
+    assert not [hosts for name, hosts in p.steps if "Restore member recorded" in name and hosts]  # recorded already
+
+
+@pytest.mark.parametrize("stamps, error", [
+    ({n: () for n in NODES}, r"restoring onto brand-new hosts only is not supported"),
+    ({NODES[0]: (), NODES[1]: ("kubeadm-join",), NODES[2]: ("kubeadm-join",)},
+     r"the first control plane listed, (@fake/)?k8s-master-node0, is new .* list a surviving one first "
+     r"\((@fake/)?k8s-master-node1, (@fake/)?k8s-master-node2\)"),
+])
+def test_refused_without_a_surviving_first_control_plane(tmp_path: Path, snapshot: Path,
+                                                          stamps: dict[str, tuple[str, ...]], error: str) -> None:
+    with pytest.raises(model.ClusterConfigError, match=error):
+        plan.run(inventory(tmp_path, confirm_restore="prod", snapshot=str(snapshot), stamps=stamps),
+                 entry_build=restoration.restore)

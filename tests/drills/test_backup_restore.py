@@ -103,3 +103,47 @@ def test_restore_after_quorum_loss(lab: list[str], tmp_path: Path) -> None:
     again = pyinfra("deploys/restore.py", f"snapshot={folder}", "confirm_restore=lab")
     assert again.returncode == 0 and changed(again.stdout + again.stderr) == 0, again.stdout[-3000:]
     figure(f"restore re-run: 0 changes; cluster deploy after the restore: {changed(deploy())} changes")
+
+
+def test_restore_onto_a_surviving_and_a_new_control_plane(lab: list[str], tmp_path: Path) -> None:
+    """The third control plane replaced by a new host (nothing of the cluster on it), the second's etcd data
+    lost: the restore rebuilds the two members, the new host joins with deploys/cluster.py afterwards."""
+    first, survivor, replaced = lab
+    create(first, "ConfigMap", "before-second-backup")
+    res = pyinfra("deploys/backup.py", f"backup_dir={tmp_path}")
+    assert res.returncode == 0, (res.stdout + res.stderr)[-5000:]
+    (folder,) = (tmp_path / "lab").iterdir()
+    create(first, "ConfigMap", "after-second-backup")
+
+    # A new machine under the old name: kubeadm's files, etcd's data and this project's kubeadm stamps gone.
+    on(replaced, "systemctl stop kubelet; systemctl stop 'k8s-standin-pod-*' || true; kubeadm reset -f >/dev/null 2>&1;"
+                 " rm -rf /etc/kubernetes /var/lib/etcd /var/lib/kubeadm-pyinfra/kubeadm-*.done"
+                 " /var/lib/kubeadm-pyinfra/restore-*.done")
+    on(survivor, "systemctl stop kubelet; systemctl stop 'k8s-standin-pod-*' || true; rm -rf /var/lib/etcd/member")
+    deadline = time.monotonic() + 60
+    while '"health":"true"' in ssh(first, HEALTH).stdout.replace(" ", ""):
+        assert time.monotonic() < deadline, "the last etcd member still says healthy without quorum"
+        time.sleep(1)
+
+    start = time.monotonic()
+    res = pyinfra("deploys/restore.py", f"snapshot={folder}", "confirm_restore=lab")
+    restored = time.monotonic() - start
+    out = res.stdout + res.stderr
+    assert res.returncode == 0, out[-6000:]
+    assert f"members: {first}, {survivor})" in out, out[-3000:]
+    start = time.monotonic()
+    joined = changed(deploy())
+    took = time.monotonic() - start
+    assert joined > 0
+    assert "before-second-backup" in on(first, f"{KUBECTL} get configmap -n {NAMESPACE} before-second-backup")
+    assert ssh(first, f"{KUBECTL} get configmap -n {NAMESPACE} after-second-backup").returncode != 0
+    members = on(first, "ETCDCTL_API=3 /usr/local/bin/etcdctl --endpoints=https://127.0.0.1:2379 "
+                 "--cacert=/etc/kubernetes/pki/etcd/ca.crt --cert=/etc/kubernetes/pki/etcd/healthcheck-client.crt "
+                 "--key=/etc/kubernetes/pki/etcd/healthcheck-client.key member list")
+    assert sorted(line.split(", ")[2] for line in members.strip().splitlines()) == sorted(lab), members
+    assert '"health":"true"' in on(replaced, HEALTH).replace(" ", "")
+    figure(f"restore onto {first}, {survivor} with {replaced} new: {restored:.1f}s, then {replaced} joined by "
+           f"deploys/cluster.py in {took:.1f}s; etcd members = the 3 control planes")
+    again = pyinfra("deploys/restore.py", f"snapshot={folder}", "confirm_restore=lab")
+    assert again.returncode == 0 and changed(again.stdout + again.stderr) == 0, again.stdout[-3000:]
+    assert changed(deploy()) == 0
