@@ -150,11 +150,14 @@ def initial_cluster(cluster: Cluster, restored: list[model.Node] | None = None) 
     return ",".join(f"{n.node_name}=https://{n.node_ip}:2380" for n in restored or cluster.control_planes)
 
 
-def stale_nodes_script(new: list[model.Node]) -> str:
+def stale_nodes_script(cluster: Cluster, here: model.Node, new: list[model.Node]) -> str:
     """Delete the Node objects the snapshot holds for the replaced hosts, so that the new ones can join under
-    their names (kubeadm join refuses a name whose Node is Ready: phases/join/kubelet.go)."""
+    their names (kubeadm join refuses a name whose Node is Ready: phases/join/kubelet.go). Through this
+    node's own API server (its address is in the serving certificate), which was just found ready: the
+    endpoint's load balancer may not have seen it come back yet."""
     names = " ".join(q(n.node_name) for n in new)
-    return f"kubectl --kubeconfig {ADMIN_CONF} --request-timeout=30s delete node --ignore-not-found {names}"
+    return (f"kubectl --kubeconfig {ADMIN_CONF} --server https://{here.node_ip}:{cluster.apiserver_port}"
+            f" --request-timeout=30s delete node --ignore-not-found {names}")
 
 
 def _wait(test: str, what: str) -> str:
@@ -301,7 +304,7 @@ def restore(cluster: Cluster) -> None:
     ops.on(here, step, name="API server, controller manager and scheduler started and ready",
            script=control_plane_started_script(cluster), **common)
     new = [n for n in cluster.control_planes if n not in restored]
-    ops.on(bool(new) and node == restored[0], step, script=stale_nodes_script(new) if new else "",
+    ops.on(bool(new) and node == restored[0], step, script=stale_nodes_script(cluster, node, new) if new else "",
            name=f"Stale Node objects of the new control planes deleted ({', '.join(n.name for n in new)}; "
                 "they join with deploys/cluster.py)", **common)
     ops.on(here, finished, name="Restore recorded", **common)
