@@ -41,9 +41,12 @@ FLAGS = {
     "delete-emptydir-data": B, "force": B, "grace-period": S, "wait": B, "all": B, "overwrite": B,
     "field-selector": S, "show-labels": B, "no-headers": B, "recursive": B, "type": S, "patch": S, "context": S,
     "disable-eviction": B, "cascade": S, "subresource": S,
+    # --server/-s overrides the kubeconfig cluster's server (k8s.io/cli-runtime pkg/genericclioptions/config_flags.go,
+    # flagAPIServer "server", shorthand "s"); the kubeconfig's CA and credentials stay.
+    "server": S,
 }
 SHORT = {"n": "namespace", "o": "output", "A": "all-namespaces", "l": "selector", "f": "filename", "R": "recursive",
-         "v": "v", "p": "patch"}
+         "v": "v", "p": "patch", "s": "server"}
 
 
 # ---------------------------------------------------------------- command line
@@ -853,6 +856,8 @@ def main(argv: list[str]) -> int:
     if command == "version":
         return cmd_version(opts, path)
     kube = standin.Kube(path)
+    if opts.get("server"):
+        kube.server = opts["server"].rstrip("/")
     if command == "cluster-info":
         print(f"Kubernetes control plane is running at {kube.server}")
         return 0
