@@ -83,6 +83,7 @@ fi
 # "at least one minor release higher than the kubeadm minor release (36 > 35)"). The tools also run with
 # `python3 -B` (see WRAPPER), so no cache is written in the first place.
 PYCLEAN = "rm -rf {lib}/__pycache__\n"
+FILES_MTIME = 1767225600  # 2026-01-01T00:00:00Z: the mtime of every stand-in package's files (pin_mtimes)
 WRAPPER = "#!/bin/sh\n# TEST DOUBLE: lab stand-in for {tool}\nexec /usr/bin/python3 -B {lib}/{tool}.py \"$@\"\n"
 KUBELET_PRERM = """\
 #!/bin/sh
@@ -241,6 +242,14 @@ def control(name: str, version: str, arch: str, section: str, depends: Iterable[
             f"Description: {summary}{' (TEST DOUBLE, lab stand-in)' if test_double else ''}\n{body}")
 
 
+def pin_mtimes(root: Path) -> None:
+    """Every file of a stand-in package at FILES_MTIME: the packages are reproducible, and the case of PYCLEAN
+    (two versions' standin.py alike in size and mtime) is every upgrade's, not a chance of the build's timing,
+    so the upgrade drills exercise it on each run."""
+    for path in [*root.rglob("*"), root]:
+        os.utime(path, (FILES_MTIME, FILES_MTIME), follow_symlinks=False)
+
+
 def dpkg_build(root: Path, dest: Path) -> Path:
     """dpkg-deb a package tree into dest."""
     root.chmod(0o755)  # the archive's "./" (a temporary directory is 0700)
@@ -289,6 +298,7 @@ def build_standin(package: Package, version: str, revision: str, kube_version: s
         for script, content in maintainer_scripts(package).items():
             (debian_dir / script).write_text(content)
             (debian_dir / script).chmod(0o755)
+        pin_mtimes(root)
         return dpkg_build(root, dest / f"{package.name}_{full}_{arch}.deb")
 
 

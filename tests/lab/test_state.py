@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -272,6 +273,17 @@ def test_an_upgraded_standin_reports_its_own_version_when_both_were_built_in_one
     subprocess.run(["dpkg-deb", "-e", str(new), str(info)], check=True)
     subprocess.run(["sh", str(_in_tree(root, str(info / "postinst"))), "configure", "1.35.9-1.1"], check=True)
     assert _kubeadm_version(root, "/usr/bin/python3", str(lib / "kubeadm.py")) == "v1.36.4"
+
+
+def test_standin_packages_of_every_version_carry_one_mtime(tmp_path: Path) -> None:
+    kubeadm = next(p for p in build.PACKAGES if p.name == "kubeadm")
+    listings = []
+    for version in ("1.35.9", "1.37.1"):
+        deb = build.build_standin(kubeadm, version, "1.1", version, "1.35.0", "amd64", tmp_path)
+        with tarfile.open(fileobj=io.BytesIO(subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)],
+                                                            capture_output=True, check=True).stdout)) as tar:
+            listings.append({m.name: m.mtime for m in tar.getmembers()})
+    assert listings[0] == listings[1] and set(listings[0].values()) == {build.FILES_MTIME}
 
 
 def test_kubelet_postinst_keeps_its_service_steps_after_the_cache_cleanup() -> None:
