@@ -74,6 +74,17 @@ if [ "$1" = configure ] && [ -d /run/systemd/system ]; then
     systemctl restart kubelet.service || true
 fi
 """
+# Every stand-in package's postinst starts with this (the cleanup dh_python3's py3clean does for a Python
+# package): no byte-code cache of an earlier version survives an upgrade. The packages of every version ship
+# standin.py at the same size (only @KUBE_VERSION@ differs, "1.35.9" / "1.36.4" / "1.37.1") and with the
+# build's time, to the second, as mtime; Python takes a __pycache__ entry as fresh when size and mtime
+# (seconds) match, so a kubeadm 1.36.4 whose package was built in the same second as 1.35.9's went on
+# running 1.35.9's cached module and reporting v1.35.9 (`kubeadm upgrade apply v1.36.4` then refused:
+# "at least one minor release higher than the kubeadm minor release (36 > 35)"). The tools also run with
+# `python3 -B` (see WRAPPER), so no cache is written in the first place.
+PYCLEAN = "rm -rf {lib}/__pycache__\n"
+FILES_MTIME = 1767225600  # 2026-01-01T00:00:00Z: the mtime of every stand-in package's files (pin_mtimes)
+WRAPPER = "#!/bin/sh\n# TEST DOUBLE: lab stand-in for {tool}\nexec /usr/bin/python3 -B {lib}/{tool}.py \"$@\"\n"
 KUBELET_PRERM = """\
 #!/bin/sh
 set -e
@@ -231,11 +242,28 @@ def control(name: str, version: str, arch: str, section: str, depends: Iterable[
             f"Description: {summary}{' (TEST DOUBLE, lab stand-in)' if test_double else ''}\n{body}")
 
 
+def pin_mtimes(root: Path) -> None:
+    """Every file of a stand-in package at FILES_MTIME: the packages are reproducible, and the case of PYCLEAN
+    (two versions' standin.py alike in size and mtime) is every upgrade's, not a chance of the build's timing,
+    so the upgrade drills exercise it on each run."""
+    for path in [*root.rglob("*"), root]:
+        os.utime(path, (FILES_MTIME, FILES_MTIME), follow_symlinks=False)
+
+
 def dpkg_build(root: Path, dest: Path) -> Path:
     """dpkg-deb a package tree into dest."""
     root.chmod(0o755)  # the archive's "./" (a temporary directory is 0700)
     run(["dpkg-deb", "--root-owner-group", "-Zgzip", "--build", str(root), str(dest)], capture=True)
     return dest
+
+
+def maintainer_scripts(package: Package) -> dict[str, str]:
+    """DEBIAN/<name> -> content: the package's own scripts, its postinst starting with PYCLEAN."""
+    scripts = dict(package.scripts)
+    clean = PYCLEAN.format(lib=f"{STANDIN_LIB}/{package.name}")
+    head, sep, rest = scripts.get("postinst", "#!/bin/sh\nset -e\n").partition("set -e\n")
+    scripts["postinst"] = head + sep + clean + rest
+    return scripts
 
 
 def build_standin(package: Package, version: str, revision: str, kube_version: str, crictl_version: str,
@@ -253,8 +281,7 @@ def build_standin(package: Package, version: str, revision: str, kube_version: s
             target.chmod(0o755)
         wrapper = root / "usr/bin" / package.tool
         wrapper.parent.mkdir(parents=True)
-        wrapper.write_text(f"#!/bin/sh\n# TEST DOUBLE: lab stand-in for {package.tool}\n"
-                           f"exec /usr/bin/python3 {STANDIN_LIB}/{package.name}/{package.tool}.py \"$@\"\n")
+        wrapper.write_text(WRAPPER.format(tool=package.tool, lib=f"{STANDIN_LIB}/{package.name}"))
         wrapper.chmod(0o755)
         for path, content in package.files.items():
             (root / path).parent.mkdir(parents=True, exist_ok=True)
@@ -268,9 +295,10 @@ def build_standin(package: Package, version: str, revision: str, kube_version: s
             control(package.name, full, arch, package.section, package.depends, package.summary, test_double=True))
         if package.conffiles:
             (debian_dir / "conffiles").write_text("".join(f"{c}\n" for c in package.conffiles))
-        for script, content in package.scripts.items():
+        for script, content in maintainer_scripts(package).items():
             (debian_dir / script).write_text(content)
             (debian_dir / script).chmod(0o755)
+        pin_mtimes(root)
         return dpkg_build(root, dest / f"{package.name}_{full}_{arch}.deb")
 
 

@@ -23,7 +23,7 @@ NODE = Path(__file__).resolve().parents[2] / "lab" / "standins" / "node"
 class Api:
     """The few API calls upgrade makes (kubeadm-config, kubelet-config, nodes, addons), in memory."""
 
-    def __init__(self, cluster_version: str, kubelets: list[str]) -> None:
+    def __init__(self, cluster_version: str, kubelets: list[str], server: str = "") -> None:
         cluster = {"apiVersion": "kubeadm.k8s.io/v1beta4", "kind": "ClusterConfiguration",
                    "kubernetesVersion": cluster_version, "imageRepository": "registry.k8s.io"}
         self.objects: dict[str, Any] = {
@@ -37,10 +37,13 @@ class Api:
         }
         self.nodes = [{"metadata": {"name": f"n{i}"}, "status": {"nodeInfo": {"kubeletVersion": v}}}
                       for i, v in enumerate(kubelets)]
+        self.server = server or cluster_version  # what /version answers (the API server's build)
 
     def request(self, method: str, path: str, body: Any = None) -> Any:
         if path == "/api/v1/nodes":
             return {"items": self.nodes}
+        if path == "/version":
+            return {"gitVersion": self.server}
         if method == "PUT":
             self.objects[path] = copy.deepcopy(body)
             return body
@@ -155,6 +158,19 @@ def test_apply_refuses_two_minors_and_asks_without_yes(kubeadm: Any, monkeypatch
     assert "won't proceed; the user didn't answer (Y|y) in order to continue" in capsys.readouterr().err
     assert kubeadm.main(["upgrade", "apply", "-y"]) == 1
     assert "missing one or more required arguments. Required arguments: [version]" in capsys.readouterr().err
+
+
+def test_the_cluster_version_of_the_policy_is_the_api_servers_not_kubeadm_configs(
+        kubeadm: Any, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # versiongetter.go ClusterVersion: client.Discovery().ServerVersion(), the /version of the server answering.
+    use(kubeadm, monkeypatch, Api("v1.36.4", ["v1.36.4"], server="v1.35.9"))
+    assert kubeadm.main(["upgrade", "apply", "v1.37.1", "-y"]) == 1
+    err = capsys.readouterr().err
+    assert "fatal errors" in err and 'upgrade to "v1.37.1" is too high' in err
+    assert image(kubeadm, "kube-apiserver").endswith(":v1.36.4")
+    use(kubeadm, monkeypatch, Api("v1.35.9", ["v1.36.4"], server="v1.36.4"))
+    assert kubeadm.main(["upgrade", "plan", "v1.37.1"]) == 0
+    assert "[upgrade/versions] Cluster version: v1.36.4" in capsys.readouterr().out
 
 
 def test_apply_to_a_newer_patch_than_kubeadm_needs_force(kubeadm: Any, monkeypatch: pytest.MonkeyPatch,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import os
 import subprocess
 import sys
@@ -228,6 +229,70 @@ def test_standin_packages_declare_upstreams_dependencies_and_ship_every_standin_
     assert "EnvironmentFile=-/etc/default/kubelet" in dropin and "sysconfig" not in dropin
     assert "@KUBE_VERSION@" not in (tree / "usr/lib/k8s-standin/kubeadm/standin.py").read_text()
     assert build.cri_tools_version("1.37") == "1.37.0"
+
+
+def _unpack(deb: Path, root: Path, mtime: int) -> None:
+    """dpkg-deb -x DEB over ROOT (dpkg's upgrade), its files' mtime MTIME (packages built in the same second)."""
+    subprocess.run(["dpkg-deb", "-x", str(deb), str(root)], check=True)
+    for path in (root / build.STANDIN_LIB.lstrip("/")).rglob("*.py"):
+        os.utime(path, (mtime, mtime))
+
+
+def _in_tree(root: Path, script: str) -> Path:
+    """A copy of SCRIPT (a wrapper or maintainer script) with the stand-in directory moved under ROOT."""
+    copy = root / f"{Path(script).name}.in-tree"
+    copy.write_text(Path(script).read_text().replace(build.STANDIN_LIB, f"{root}{build.STANDIN_LIB}"))
+    return copy
+
+
+def _kubeadm_version(root: Path, *command: str) -> str:
+    """`kubeadm version -o short` as a node runs it (root's environment: Python writes byte-code caches)."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["K8S_STANDIN_LOG"] = str(root / "standin.log")
+    res = subprocess.run([*command, "version", "-o", "short"], env=env, capture_output=True, text=True, check=True)
+    return res.stdout.strip()
+
+
+def test_an_upgraded_standin_reports_its_own_version_when_both_were_built_in_one_second(tmp_path: Path) -> None:
+    kubeadm = next(p for p in build.PACKAGES if p.name == "kubeadm")
+    old = build.build_standin(kubeadm, "1.35.9", "1.1", "1.35.9", "1.35.0", "amd64", tmp_path)
+    new = build.build_standin(kubeadm, "1.36.4", "1.1", "1.36.4", "1.36.0", "amd64", tmp_path)
+    root, when = tmp_path / "node", 1_790_000_000
+    lib = root / build.STANDIN_LIB.lstrip("/") / "kubeadm"
+    _unpack(old, root, when)
+    assert _kubeadm_version(root, "sh", str(_in_tree(root, f"{root}/usr/bin/kubeadm"))) == "v1.35.9"
+    _unpack(new, root, when)
+    assert _kubeadm_version(root, "sh", str(_in_tree(root, f"{root}/usr/bin/kubeadm"))) == "v1.36.4"
+    assert not (lib / "__pycache__").exists()  # python3 -B: nothing cached
+    # A node that ran a package built before the fix (no -B) has 1.35.9's cache; the new postinst removes it.
+    _unpack(old, root, when)
+    assert _kubeadm_version(root, "/usr/bin/python3", str(lib / "kubeadm.py")) == "v1.35.9"
+    assert (lib / "__pycache__").is_dir()
+    _unpack(new, root, when)
+    assert _kubeadm_version(root, "/usr/bin/python3", str(lib / "kubeadm.py")) == "v1.35.9"  # the stale cache
+    info = tmp_path / "info"
+    subprocess.run(["dpkg-deb", "-e", str(new), str(info)], check=True)
+    subprocess.run(["sh", str(_in_tree(root, str(info / "postinst"))), "configure", "1.35.9-1.1"], check=True)
+    assert _kubeadm_version(root, "/usr/bin/python3", str(lib / "kubeadm.py")) == "v1.36.4"
+
+
+def test_standin_packages_of_every_version_carry_one_mtime(tmp_path: Path) -> None:
+    kubeadm = next(p for p in build.PACKAGES if p.name == "kubeadm")
+    listings = []
+    for version in ("1.35.9", "1.37.1"):
+        deb = build.build_standin(kubeadm, version, "1.1", version, "1.35.0", "amd64", tmp_path)
+        with tarfile.open(fileobj=io.BytesIO(subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)],
+                                                            capture_output=True, check=True).stdout)) as tar:
+            listings.append({m.name: m.mtime for m in tar.getmembers()})
+    assert listings[0] == listings[1] and set(listings[0].values()) == {build.FILES_MTIME}
+
+
+def test_kubelet_postinst_keeps_its_service_steps_after_the_cache_cleanup() -> None:
+    kubelet = next(p for p in build.PACKAGES if p.name == "kubelet")
+    postinst = build.maintainer_scripts(kubelet)["postinst"]
+    assert postinst.startswith("#!/bin/sh\nset -e\nrm -rf /usr/lib/k8s-standin/kubelet/__pycache__\n")
+    assert postinst.endswith(build.KUBELET_POSTINST.partition("set -e\n")[2])
+    assert build.maintainer_scripts(kubelet)["prerm"] == build.KUBELET_PRERM
 
 
 def test_calico_dir_is_the_shared_copy_beside_the_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -3844,6 +3844,18 @@ def fetch_cluster_configuration(client: standin.Kube) -> tuple[dict[str, Any], d
     return cm, cluster
 
 
+def cluster_version(client: standin.Kube) -> str:
+    """KubeVersionGetter.ClusterVersion: the API server's /version through the kubeconfig's server (the load
+    balancer for admin.conf), not kubeadm-config; a failed fetch is a fatal policy error (versiongetter.go,
+    policy.go EnforceVersionPolicies)."""
+    try:
+        return str(client.request("GET", "/version")["gitVersion"])
+    except (Fail, KeyError, TypeError) as exc:
+        raise Fail("the version argument is invalid due to these fatal errors:\n\n\t- Unable to fetch cluster "
+                   f"version: Couldn't fetch cluster version from the API Server: {exc}\n\n"
+                   "Please fix the misalignments highlighted above and try upgrading again") from None
+
+
 def kubelet_versions(client: standin.Kube) -> list[str]:
     """KubeletVersions: every Node's status.nodeInfo.kubeletVersion."""
     nodes = client.request("GET", "/api/v1/nodes").get("items") or []
@@ -3972,7 +3984,7 @@ def cmd_upgrade_plan(flags: dict[str, Any], args: list[str]) -> None:
     _, cluster = fetch_cluster_configuration(client)
     say("[upgrade/preflight] Running preflight checks")
     say("[upgrade] Running cluster health checks")
-    current = cluster["kubernetesVersion"]
+    current = cluster_version(client)
     target = args[0] if args else kubeadm_version()
     kubelets = kubelet_versions(client)
     say(f"[upgrade] Fetching available versions to upgrade to")
@@ -4016,7 +4028,7 @@ def cmd_upgrade_apply(flags: dict[str, Any], args: list[str], given: list[str]) 
     say("[upgrade/preflight] Running preflight checks")
     say("[upgrade] Running cluster health checks")
     say(f'[upgrade/version] You have chosen to upgrade to version "{new}"')
-    enforce_policy(cluster["kubernetesVersion"], new, kubelet_versions(client), bool(flags.get("force")))
+    enforce_policy(cluster_version(client), new, kubelet_versions(client), bool(flags.get("force")))
     confirm_upgrade(flags)
     workflow = Workflow(flags.get("skip-phases") or [])
     dry = bool(flags.get("dry-run"))

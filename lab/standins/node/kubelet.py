@@ -59,10 +59,11 @@ CNI_DIR = Path(os.environ.get("K8S_STANDIN_CNI_DIR", "/etc/cni/net.d"))
 DEFAULT_RUNTIME = "unix:///run/containerd/containerd.sock"
 NOT_READY = ("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network "
              "plugin returns error: cni plugin not initialized")
-# static pod image -> what the stand-in runs (binary, or a stand-in script beside this file)
-PROGRAMS = {"etcd": ["/usr/bin/etcd"], "kube-apiserver": [sys.executable, str(HERE / "apiserver.py")],
-            "kube-controller-manager": [sys.executable, str(HERE / "controller_manager.py")],
-            "kube-scheduler": [sys.executable, str(HERE / "scheduler.py")]}
+# static pod image -> what the stand-in runs (binary, or a stand-in script beside this file); `-B`: no byte-code
+# cache beside the package's files (lab/standins/build.py PYCLEAN says why)
+PROGRAMS = {"etcd": ["/usr/bin/etcd"], "kube-apiserver": [sys.executable, "-B", str(HERE / "apiserver.py")],
+            "kube-controller-manager": [sys.executable, "-B", str(HERE / "controller_manager.py")],
+            "kube-scheduler": [sys.executable, "-B", str(HERE / "scheduler.py")]}
 
 
 def log(text: str) -> None:
