@@ -12,7 +12,7 @@ all of them: the backup uploaded and checked; the control-plane static pods stop
 moved aside); the cluster-wide PKI put back where it is missing; etcd's data restored, member names
 and peer URLs as kubeadm made them (nodeRegistration.name, https://advertiseAddress:2380:
 phases/etcd/local.go); etcd started and healthy; the API server, controller manager and scheduler
-started and ready. Workers are not touched: their kubelets reconnect through the endpoint.
+started and ready; the API ready through the cluster's endpoint. Workers are not touched: their kubelets reconnect through the endpoint.
 
 Onto the surviving or new hosts: the members restored are the control planes that initialised or
 joined the cluster (this project's stamps); a control plane listed without either is new (a replaced
@@ -236,6 +236,13 @@ def control_plane_started_script(cluster: Cluster) -> str:
     ])
 
 
+def endpoint_ready_script(cluster: Cluster) -> str:
+    """Wait until the API answers ready through the cluster's endpoint (HA: the VIP's load balancers, which
+    see the API servers come back only after their own health checks)."""
+    return _wait(f"curl -sk --max-time 2 https://{cluster.endpoint}/readyz | grep -qx ok",
+                 f"the API is not ready through the endpoint {cluster.endpoint}")
+
+
 @ops.operation()
 def step(stamp: str, script: str) -> Iterator[StringCommand]:
     """Ensure one step of the restore ran, unless the whole restore is done (STAMP)."""
@@ -303,6 +310,8 @@ def restore(cluster: Cluster) -> None:
     ops.on(here, step, name="etcd started and healthy", script=etcd_started_script(), **common)
     ops.on(here, step, name="API server, controller manager and scheduler started and ready",
            script=control_plane_started_script(cluster), **common)
+    ops.on(here, step, name=f"API ready through the endpoint {cluster.endpoint}", script=endpoint_ready_script(cluster),
+           **common)
     new = [n for n in cluster.control_planes if n not in restored]
     ops.on(bool(new) and node == restored[0], step, script=stale_nodes_script(cluster, node, new) if new else "",
            name=f"Stale Node objects of the new control planes deleted ({', '.join(n.name for n in new)}; "

@@ -72,7 +72,7 @@ def test_every_control_plane_restored_in_order(tmp_path: Path, snapshot: Path) -
     digest = hashlib.sha256(b"snapshot").hexdigest()
     p = plan.run(inventory(tmp_path, confirm_restore="prod", snapshot=str(snapshot)), entry_build=restoration.restore)
     order = ["uploaded and checked", "static pods stopped", "Shared PKI", "etcd data restored", "etcd started",
-             "API server, controller manager", "Restore recorded"]
+             "API server, controller manager", "API ready through the endpoint 192.168.11.230:16443", "Restore recorded"]
     assert [p.index(step) for step in order] == sorted(p.index(step) for step in order)
     for step in order:
         assert p.hosts_of(step) == list(NODES)
