@@ -2,8 +2,9 @@
 
 kubeadm's order (kubernetes/website content/en/docs/tasks/administer-cluster/kubeadm/kubeadm-upgrade.md,
 "Upgrading kubeadm clusters"): on the first control plane the kubeadm package, `kubeadm upgrade plan`,
-`kubeadm upgrade apply vX -y`, then kubelet and kubectl and a kubelet restart; `kubeadm upgrade node` on the
-other control planes one at a time; then the workers: drain, kubeadm, `kubeadm upgrade node`, kubelet and
+`kubeadm upgrade apply vX -y`, then (the node drained, "Drain the node") kubelet and kubectl and a kubelet
+restart, uncordon; `kubeadm upgrade node` on the other control planes one at a time, drained the same way;
+then the workers: drain, kubeadm, `kubeadm upgrade node`, kubelet and
 kubectl, restart, uncordon. kubeadm upgrades one minor at a time (kubernetes/kubernetes
 cmd/kubeadm/app/phases/upgrade/policy.go, MaximumAllowedMinorVersionUpgradeSkew = 1; "Skipping MINOR
 versions when upgrading is unsupported" in the page above), so 1.35 -> 1.37 runs two steps.
@@ -222,7 +223,7 @@ def describe(cluster: Cluster, current: Live, steps: list[Step]) -> str:
         lines.append(f"  to {step.version}:")
         for n in step.control_planes:
             what = "kubeadm upgrade apply" if step.apply and n.name == cluster.first_control_plane.name else "kubeadm upgrade node"
-            lines.append(f"    {n.node_name}: kubeadm, {what}, kubelet/kubectl, restart; health gate")
+            lines.append(f"    {n.node_name}: cordon, drain, kubeadm, {what}, kubelet/kubectl, restart, uncordon; health gate")
         workers = step.workers
         for i in range(0, len(workers), size):
             names = ", ".join(n.node_name for n in workers[i:i + size])
@@ -404,14 +405,25 @@ def upgrade(cluster: Cluster, steps: list[Step], cordoned: frozenset[str] = froz
     drain_timeout = int(cluster.setting("upgrade_drain_timeout"))
     gate_timeout = int(cluster.setting("upgrade_gate_timeout"))
     # Nodes an earlier run cordoned and upgraded but did not uncordon (it stopped in between).
-    leftover = sorted(n.node_name for n in cluster.workers if n.node_name in cordoned
+    leftover = sorted(n.node_name for n in cluster.nodes if n.node_name in cordoned
                       and not any(n in s.nodes for s in steps))
     ops.on(on_first and bool(leftover), uncordoned, name=f"uncordon what an earlier run left cordoned: {', '.join(leftover) or 'nothing'}",
            nodes=leftover, _if=_still_going)
     for step in steps:
         version = f"v{step.version}"
         for node in step.control_planes:
+            ops.on(
+                on_first,
+                drained,
+                name=f"{version}: cordon and drain {node.node_name} (PodDisruptionBudgets respected, timeout "
+                     f"{drain_timeout}s)",
+                nodes=[node.node_name],
+                timeout=drain_timeout,
+                _if=_still_going,
+            )
             _node_steps(cluster, step, (node,), first_apply=step.apply and node.name == first.name)
+            ops.on(on_first, uncordoned, name=f"{version}: uncordon {node.node_name}", nodes=[node.node_name],
+                   _if=_still_going)
             ops.on(
                 on_first,
                 health_gate,

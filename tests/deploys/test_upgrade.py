@@ -63,10 +63,12 @@ def test_two_minors_run_as_two_steps_in_kubeadms_order(private: dict[str, Any]) 
         "v1.36.4 on k8s-master-node1: kubeadm upgrade node")
     assert names.index("v1.36.4: health gate after k8s-worker-node2") < names.index(
         "v1.37.1 on k8s-master-node0: kubeadm 1.37.1-1.1, held")
-    for w in WORKERS:
-        drain = names.index(f"v1.36.4: cordon and drain {w} (PodDisruptionBudgets respected, timeout 300s)")
-        assert drain < names.index(f"v1.36.4 on {w}: kubeadm upgrade node") < names.index(f"v1.36.4: uncordon {w}")
-        assert dict(steps)[f"v1.36.4: cordon and drain {w} (PodDisruptionBudgets respected, timeout 300s)"] == [CPS[0]]
+    for n in CPS + WORKERS:  # every node drained (kubeadm's "Drain the node"), uncordoned before its gate
+        drain = names.index(f"v1.36.4: cordon and drain {n} (PodDisruptionBudgets respected, timeout 300s)")
+        kubeadm = next(i for i, name in enumerate(names) if name.startswith(f"v1.36.4 on {n}: kubeadm upgrade"))
+        uncordon = names.index(f"v1.36.4: uncordon {n}")
+        assert drain < kubeadm < uncordon < names.index(f"v1.36.4: health gate after {n}")
+        assert dict(steps)[f"v1.36.4: cordon and drain {n} (PodDisruptionBudgets respected, timeout 300s)"] == [CPS[0]]
     apply = [c for c in p.commands(CPS[0]) if "kubeadm upgrade apply" in c][0]
     assert "kubeadm upgrade plan v1.36.4" in apply and "kubeadm upgrade apply v1.36.4 --yes" in apply
     drain = [c for c in p.commands(CPS[0]) if "drain" in c][0]
@@ -99,6 +101,8 @@ def test_a_rerun_resumes_where_the_cluster_is(private: dict[str, Any]) -> None:
 def test_uncordons_a_node_left_cordoned(private: dict[str, Any]) -> None:
     p = run(private, "1.37.1", cordoned=(WORKERS[2],))
     assert [name for name, _ in order(p)][0] == f"uncordon what an earlier run left cordoned: {WORKERS[2]}"
+    p = run(private, "1.37.1", cordoned=(CPS[1],))
+    assert [name for name, _ in order(p)][0] == f"uncordon what an earlier run left cordoned: {CPS[1]}"
 
 
 def test_nothing_to_do_at_the_target(private: dict[str, Any]) -> None:
@@ -134,9 +138,9 @@ def test_describe_names_the_nodes_in_order(private: dict[str, Any]) -> None:
     assert text.splitlines() == [
         "upgrade: cluster 1.36.4 -> 1.37.1 in 1 step(s)",
         "  to 1.37.1:",
-        "    k8s-master-node0: kubeadm, kubeadm upgrade apply, kubelet/kubectl, restart; health gate",
-        "    k8s-master-node1: kubeadm, kubeadm upgrade node, kubelet/kubectl, restart; health gate",
-        "    k8s-master-node2: kubeadm, kubeadm upgrade node, kubelet/kubectl, restart; health gate",
+        "    k8s-master-node0: cordon, drain, kubeadm, kubeadm upgrade apply, kubelet/kubectl, restart, uncordon; health gate",
+        "    k8s-master-node1: cordon, drain, kubeadm, kubeadm upgrade node, kubelet/kubectl, restart, uncordon; health gate",
+        "    k8s-master-node2: cordon, drain, kubeadm, kubeadm upgrade node, kubelet/kubectl, restart, uncordon; health gate",
         "    k8s-worker-node0, k8s-worker-node1: cordon, drain, kubeadm, kubeadm upgrade node, kubelet/kubectl, "
         "restart, uncordon; health gate",
         "    k8s-worker-node2: cordon, drain, kubeadm, kubeadm upgrade node, kubelet/kubectl, restart, uncordon; "
