@@ -19,6 +19,7 @@ import json
 import re
 import socket
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -44,6 +45,11 @@ FLAGS = {
     "use-service-account-credentials": B, "v": S, "vmodule": S, "version": B, "help": B,
 }
 CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+# The real csrapproving and csrsigning controllers are informer-driven, each on its own workers
+# (pkg/controller/certificates/certificate_controller.go: a CSR is handled as its watch event arrives), so a kubelet's
+# TLS bootstrap is not held up by the other controllers. The API server stand-in has no watch: the stand-in runs them
+# on their own thread, listing the CSRs this often.
+CSR_PERIOD = 0.25
 
 
 def log(text: str) -> None:
@@ -334,9 +340,23 @@ def pod_gc(kube: standin.Kube, pods: list[dict[str, Any]]) -> None:
 
 # ---------------------------------------------------------------- main loop
 
+def certificates(kubeconfig: Path, flags: dict[str, Any], leading: threading.Event) -> None:
+    """The CSR approving and signing controllers, on their own thread while this process leads."""
+    kube: standin.Kube | None = None
+    while True:
+        try:
+            if leading.is_set():
+                kube = kube or standin.Kube(kubeconfig, user_agent="kube-controller-manager")
+                approve_csrs(kube)
+                sign_csrs(kube, flags)
+        except (ApiError, Fail) as exc:
+            log(f"E0000 certificate controllers: {exc}")
+        time.sleep(CSR_PERIOD)
+
+
 def reconcile(kube: standin.Kube, flags: dict[str, Any], operator: tigera_operator.Operator, tick: int) -> None:
-    """One pass of the controllers (the less urgent ones every fifth pass)."""
-    steps = [approve_csrs, lambda k: sign_csrs(k, flags)]
+    """One pass of the other controllers (the less urgent ones every fifth pass)."""
+    steps: list[Any] = []
     if tick % 5 == 0:
         steps += [bootstrap_signer, token_cleaner, lambda k: namespace_defaults(k, flags),
                   lambda k: node_lifecycle(k, duration(flags.get("node-monitor-grace-period"), 50.0))]
@@ -386,6 +406,8 @@ def main(argv: list[str]) -> int:
     election: standin.LeaderElection | None = None
     operator: tigera_operator.Operator | None = None
     tick = 0
+    leading = threading.Event()
+    threading.Thread(target=certificates, args=(Path(flags["kubeconfig"]), flags, leading), daemon=True).start()
     while True:
         try:
             if kube is None:
@@ -394,9 +416,13 @@ def main(argv: list[str]) -> int:
                 operator = tigera_operator.Operator(kube)
             assert election is not None and operator is not None
             if not flags.get("leader-elect", True) or election.try_acquire():
+                leading.set()
                 reconcile(kube, flags, operator, tick)
                 tick += 1
+            else:
+                leading.clear()
         except Fail as exc:
+            leading.clear()
             log(f"E0000 {exc}")
         time.sleep(1)
 

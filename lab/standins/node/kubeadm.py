@@ -2379,6 +2379,7 @@ def wait_http(url: str, timeout: float) -> tuple[bool, float, str]:
 
 
 KUBELET_HEALTHZ = "http://127.0.0.1:10248/healthz"  # constants.KubeletHealthzPort
+TLS_BOOTSTRAP_RETRY = 1.0  # constants.TLSBootstrapRetryInterval (cmd/kubeadm/app/constants/constants.go)
 # controlplane/manifests.go probes: kube-controller-manager :10257/healthz, kube-scheduler :10259/livez
 COMPONENT_HEALTH = {"kube-controller-manager": "https://127.0.0.1:10257/healthz",
                     "kube-scheduler": "https://127.0.0.1:10259/livez"}
@@ -3249,10 +3250,11 @@ def cmd_join(flags: dict[str, Any], args: list[str], given: list[str], probe: Pr
         say("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap")
         deadline = time.monotonic() + cfg.timeouts["tlsBootstrap"]
         conf = host(f"{KDIR}/kubelet.conf")
+        # waitForTLSBootstrappedClient: wait.PollUntilContextTimeout(TLSBootstrapRetryInterval (1 s), immediate)
         while not (conf.exists() and _parses(conf)):
             if time.monotonic() > deadline:
                 raise Fail("TLS Bootstrap timed out: timed out waiting for the condition")
-            time.sleep(0.5)
+            time.sleep(TLS_BOOTSTRAP_RETRY)
         host(f"{KDIR}/bootstrap-kubelet.conf").unlink(missing_ok=True)
 
     def check_etcd() -> None:

@@ -1,0 +1,148 @@
+"""Host-free: the stand-ins' timing copies the real tools' (status reports, CSR handling, kubeadm's waits)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+NODE = Path(__file__).resolve().parents[2] / "lab" / "standins" / "node"
+
+
+@pytest.fixture()
+def mod(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Import a stand-in module from the source tree, its log under a scratch directory."""
+    sys.path.insert(0, str(NODE))
+    try:
+        standin = importlib.import_module("standin")
+        monkeypatch.setattr(standin, "LOG", tmp_path / "standin.log")
+        yield importlib.import_module
+    finally:
+        sys.path.remove(str(NODE))
+
+
+class FakeKube:
+    """Answers GET of the Node with what was last patched; records every request."""
+
+    def __init__(self) -> None:
+        self.node: dict[str, Any] = {"metadata": {"name": "n1"}, "status": {}}
+        self.calls: list[tuple[str, str]] = []
+
+    def get(self, path: str) -> Any:
+        self.calls.append(("GET", path))
+        return self.node if path == "/api/v1/nodes/n1" else None
+
+    def request(self, method: str, path: str, body: Any = None, **_: Any) -> Any:
+        import json
+
+        self.calls.append((method, path.split("?")[0]))
+        if path == "/api/v1/nodes/n1/status":
+            self.node["status"] = {**self.node["status"], **json.loads(body)["status"]}
+        return {}
+
+
+def node(mod: Any, kube: FakeKube, ready: list[bool]) -> Any:
+    """A kubelet Node whose network readiness follows READY[0]."""
+    kubelet = mod("kubelet")
+    n = kubelet.Node({"hostname-override": "n1", "node-ip": "10.0.0.9"}, {}, None, "2.1.9")
+    n.kube, n.uid = kube, "u1"
+    kubelet.network_ready = lambda: ready[0]
+    return n
+
+
+def patches(kube: FakeKube) -> int:
+    return sum(1 for method, path in kube.calls if method == "PATCH" and path.endswith("/status"))
+
+
+def test_status_posted_on_change_or_after_the_report_frequency(mod: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    kube, ready = FakeKube(), [False]
+    n = node(mod, kube, ready)
+    kubelet = mod("kubelet")
+    clock = [1000.0]
+    monkeypatch.setattr(kubelet.time, "monotonic", lambda: clock[0])
+    n.heartbeat()
+    assert patches(kube) == 1  # first report
+    clock[0] += kubelet.STATUS_UPDATE
+    n.heartbeat()
+    assert patches(kube) == 1  # unchanged: only the Lease is renewed
+    leases = [p for m, p in kube.calls if m == "PATCH" and "/leases/" in p]
+    assert len(leases) == 2
+    ready[0] = True  # the CNI config appeared: Ready changes, posted at the next update
+    clock[0] += kubelet.STATUS_UPDATE
+    n.heartbeat()
+    assert patches(kube) == 2
+    assert next(c for c in kube.node["status"]["conditions"] if c["type"] == "Ready")["status"] == "True"
+    clock[0] += kubelet.STATUS_REPORT - 1
+    n.heartbeat()
+    assert patches(kube) == 2
+    clock[0] += 1
+    n.heartbeat()
+    assert patches(kube) == 3  # nodeStatusReportFrequency passed
+
+
+def test_status_set_unknown_by_the_controller_is_posted_again(mod: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    kube, ready = FakeKube(), [True]
+    n = node(mod, kube, ready)
+    n.heartbeat()
+    for cond in kube.node["status"]["conditions"]:
+        cond["status"] = "Unknown"  # the node lifecycle controller's doing
+    n.heartbeat()
+    assert patches(kube) == 2
+
+
+def test_status_changed_ignores_only_the_condition_times(mod: Any) -> None:
+    changed = mod("kubelet").status_changed
+    cond = {"type": "Ready", "status": "True", "reason": "KubeletReady", "lastHeartbeatTime": "a",
+            "lastTransitionTime": "a"}
+    old = {"conditions": [cond], "nodeInfo": {"kubeletVersion": "v1.37.1"}}
+    assert not changed(old, {**old, "conditions": [{**cond, "lastHeartbeatTime": "b", "lastTransitionTime": "b"}]})
+    assert changed(old, {**old, "conditions": [{**cond, "status": "False"}]})
+    assert changed(old, {**old, "nodeInfo": {"kubeletVersion": "v1.37.2"}})
+    assert changed({}, old)
+
+
+def test_upstream_intervals(mod: Any) -> None:
+    kubelet, kubeadm, cm = mod("kubelet"), mod("kubeadm"), mod("controller_manager")
+    # KubeletConfiguration defaults nodeStatusUpdateFrequency 10s, nodeStatusReportFrequency 5m
+    assert (kubelet.STATUS_UPDATE, kubelet.STATUS_REPORT) == (10.0, 300.0)
+    # kubeadm constants.TLSBootstrapRetryInterval
+    assert kubeadm.TLS_BOOTSTRAP_RETRY == 1.0
+    # stand-ins of watches: polled well under a second
+    assert kubelet.CSR_POLL < 1 and cm.CSR_PERIOD < 1
+
+
+def test_csr_controllers_run_apart_from_the_slow_pass(mod: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    cm = mod("controller_manager")
+    done: list[str] = []
+    monkeypatch.setattr(cm, "approve_csrs", lambda kube: done.append("approve"))
+    monkeypatch.setattr(cm, "sign_csrs", lambda kube, flags: done.append("sign"))
+    # reconcile (the slow pass over nodes and pods) no longer handles CSRs
+    monkeypatch.setattr(cm, "items", lambda kube, path: [])
+    monkeypatch.setattr(cm, "daemonsets", lambda *a: None)
+    monkeypatch.setattr(cm, "deployments", lambda *a: None)
+    monkeypatch.setattr(cm, "pod_gc", lambda *a: None)
+
+    class Operator:
+        def reconcile(self) -> None:
+            pass
+
+    cm.reconcile(object(), {}, Operator(), 1)
+    assert done == []
+    import threading
+
+    leading = threading.Event()
+    monkeypatch.setattr(cm.standin, "Kube", lambda *a, **k: object())
+    threading.Thread(target=cm.certificates, args=(Path("/nonexistent"), {}, leading), daemon=True).start()
+    import time
+
+    time.sleep(3 * cm.CSR_PERIOD)
+    assert done == []  # not leading: nothing
+    leading.set()
+    deadline = time.monotonic() + 5
+    while "sign" not in done and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert done[:2] == ["approve", "sign"]
+    leading.clear()
