@@ -152,6 +152,27 @@ def topology_run(topology: str, os_name: str, keep: bool = False) -> dict[str, o
     return {"up": timings["up"], "first": first, "noop": took, "noop_totals": totals, "ssh": ssh, "usage": usage}
 
 
+STANDIN_LOG = "var/log/k8s-standin.log"  # each stand-in's timestamped calls, phases and TLS bootstrap steps
+TRACED = re.compile(r"kubeadm: phase |kubeadm join|bootstrap\.go|Approved CSR|Signed CSR|kubelet --")
+
+
+def join_trace(names: list[str], since: str) -> list[str]:
+    """The stand-in log lines of NAMES (the added node and the control planes) stamped SINCE or later, that tell
+    where a join's time went: kubeadm's phases, the kubelet's starts and TLS bootstrap, the CSR's approval."""
+    nodes = {n.name: n for n in state.load().nodes}
+    lines = []
+    for name in names:
+        node = nodes.get(name)
+        path = node.dir / "upper" / STANDIN_LOG if node else None
+        try:
+            text = path.read_text(errors="replace") if path else ""
+        except OSError:
+            continue
+        lines += [f"{line[:23]} {name}: {line[24:][:110]}" for line in text.splitlines()
+                  if line[:19] >= since and TRACED.search(line)]
+    return sorted(lines)
+
+
 def scale_run(workers: int, os_name: str) -> dict[str, object]:
     """On the running 3+3 lab: grow to 3+WORKERS, converge, time the no-op; add one worker with --limit; down."""
     grow = core.up("3+3", workers=workers, os_name=os_name)
@@ -163,9 +184,12 @@ def scale_run(workers: int, os_name: str) -> dict[str, object]:
     log(f"bench [3+{workers}]: no-op {took:.1f} s ({totals}); SSH commands per host {sorted(set(ssh.values()))}; {usage}")
     core.up("3+3", workers=workers + 1, os_name=os_name)
     added = state.node_name("workers", workers + 1)
+    since = time.strftime("%Y-%m-%dT%H:%M:%S")
     add, out, steps = timed_deploy(["--limit", added])
     log(f"bench [3+{workers}]: {added} added with --limit in {add:.1f} s ({changes(out)}); slowest: "
         + "; ".join(f"{n} {s:.1f} s" for n, s in sorted(steps, key=lambda x: -x[1])[:8]))
+    trace = join_trace([added, *(state.node_name("control_plane", i) for i in (1, 2, 3))], since)
+    log(f"bench [3+{workers}]: the join, from the stand-ins' logs:\n  " + "\n  ".join(trace))
     after, _ = deploy()  # the others untouched: a no-op again
     log(f"bench [3+{workers}]: the whole cluster's run after it {after:.1f} s")
     core.down()

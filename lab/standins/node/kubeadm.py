@@ -2793,6 +2793,7 @@ class Workflow:
         """Run one phase: errors become `error execution phase <name>: ...`."""
         if self.skipped(name):
             return
+        standin.log_line(f"kubeadm: phase {name}")  # the lab's record of where a run's time goes (timestamped)
         try:
             action()
         except PhaseError:
