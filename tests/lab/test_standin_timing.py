@@ -111,14 +111,18 @@ def test_upstream_intervals(mod: Any) -> None:
     # kubeadm constants.TLSBootstrapRetryInterval
     assert kubeadm.TLS_BOOTSTRAP_RETRY == 1.0
     # stand-ins of watches: polled well under a second
-    assert kubelet.CSR_POLL < 1 and cm.CSR_PERIOD < 1
+    assert kubelet.CSR_POLL < 1 and cm.FAST_PERIOD < 1
 
 
-def test_csr_controllers_run_apart_from_the_slow_pass(mod: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_csr_and_bootstrap_signer_run_apart_from_the_slow_pass(mod: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     cm = mod("controller_manager")
     done: list[str] = []
     monkeypatch.setattr(cm, "approve_csrs", lambda kube: done.append("approve"))
     monkeypatch.setattr(cm, "sign_csrs", lambda kube, flags: done.append("sign"))
+    monkeypatch.setattr(cm, "bootstrap_signer", lambda kube: done.append("jws"))
+    monkeypatch.setattr(cm, "token_cleaner", lambda kube: None)
+    monkeypatch.setattr(cm, "namespace_defaults", lambda kube, flags: None)
+    monkeypatch.setattr(cm, "node_lifecycle", lambda kube, grace: None)
     # reconcile (the slow pass over nodes and pods) no longer handles CSRs
     monkeypatch.setattr(cm, "items", lambda kube, path: [])
     monkeypatch.setattr(cm, "daemonsets", lambda *a: None)
@@ -129,20 +133,20 @@ def test_csr_controllers_run_apart_from_the_slow_pass(mod: Any, monkeypatch: pyt
         def reconcile(self) -> None:
             pass
 
-    cm.reconcile(object(), {}, Operator(), 1)
+    cm.reconcile(object(), {}, Operator(), 0)  # a pass that also runs the less urgent controllers
     assert done == []
     import threading
 
     leading = threading.Event()
     monkeypatch.setattr(cm.standin, "Kube", lambda *a, **k: object())
-    threading.Thread(target=cm.certificates, args=(Path("/nonexistent"), {}, leading), daemon=True).start()
+    threading.Thread(target=cm.fast_controllers, args=(Path("/nonexistent"), {}, leading), daemon=True).start()
     import time
 
-    time.sleep(3 * cm.CSR_PERIOD)
+    time.sleep(3 * cm.FAST_PERIOD)
     assert done == []  # not leading: nothing
     leading.set()
     deadline = time.monotonic() + 5
-    while "sign" not in done and time.monotonic() < deadline:
+    while "jws" not in done and time.monotonic() < deadline:
         time.sleep(0.05)
-    assert done[:2] == ["approve", "sign"]
+    assert done[:3] == ["approve", "sign", "jws"]
     leading.clear()

@@ -45,11 +45,12 @@ FLAGS = {
     "use-service-account-credentials": B, "v": S, "vmodule": S, "version": B, "help": B,
 }
 CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
-# The real csrapproving and csrsigning controllers are informer-driven, each on its own workers
-# (pkg/controller/certificates/certificate_controller.go: a CSR is handled as its watch event arrives), so a kubelet's
-# TLS bootstrap is not held up by the other controllers. The API server stand-in has no watch: the stand-in runs them
-# on their own thread, listing the CSRs this often.
-CSR_PERIOD = 0.25
+# The real csrapproving, csrsigning and bootstrapsigner controllers are informer-driven, each on its own workers
+# (pkg/controller/certificates/certificate_controller.go, pkg/controller/bootstrap/bootstrapsigner.go: a CSR, a token
+# Secret or cluster-info is handled as its watch event arrives), so a join's discovery (the cluster-info signature of a
+# token made a moment before) and TLS bootstrap are not held up by the other controllers. The API server stand-in has
+# no watch: the stand-in runs them on their own thread, this often.
+FAST_PERIOD = 0.25
 
 
 def log(text: str) -> None:
@@ -340,25 +341,30 @@ def pod_gc(kube: standin.Kube, pods: list[dict[str, Any]]) -> None:
 
 # ---------------------------------------------------------------- main loop
 
-def certificates(kubeconfig: Path, flags: dict[str, Any], leading: threading.Event) -> None:
-    """The CSR approving and signing controllers, on their own thread while this process leads."""
+def fast_controllers(kubeconfig: Path, flags: dict[str, Any], leading: threading.Event) -> None:
+    """The CSR approving and signing controllers and the bootstrap signer, on their own thread while this process
+    leads (the bootstrap signer every other turn)."""
     kube: standin.Kube | None = None
+    turn = 0
     while True:
         try:
             if leading.is_set():
                 kube = kube or standin.Kube(kubeconfig, user_agent="kube-controller-manager")
                 approve_csrs(kube)
                 sign_csrs(kube, flags)
+                if turn % 2 == 0:
+                    bootstrap_signer(kube)
+                turn += 1
         except (ApiError, Fail) as exc:
-            log(f"E0000 certificate controllers: {exc}")
-        time.sleep(CSR_PERIOD)
+            log(f"E0000 certificate and bootstrap token controllers: {exc}")
+        time.sleep(FAST_PERIOD)
 
 
 def reconcile(kube: standin.Kube, flags: dict[str, Any], operator: tigera_operator.Operator, tick: int) -> None:
     """One pass of the other controllers (the less urgent ones every fifth pass)."""
     steps: list[Any] = []
     if tick % 5 == 0:
-        steps += [bootstrap_signer, token_cleaner, lambda k: namespace_defaults(k, flags),
+        steps += [token_cleaner, lambda k: namespace_defaults(k, flags),
                   lambda k: node_lifecycle(k, duration(flags.get("node-monitor-grace-period"), 50.0))]
     for step in steps:
         try:
@@ -407,7 +413,7 @@ def main(argv: list[str]) -> int:
     operator: tigera_operator.Operator | None = None
     tick = 0
     leading = threading.Event()
-    threading.Thread(target=certificates, args=(Path(flags["kubeconfig"]), flags, leading), daemon=True).start()
+    threading.Thread(target=fast_controllers, args=(Path(flags["kubeconfig"]), flags, leading), daemon=True).start()
     while True:
         try:
             if kube is None:
