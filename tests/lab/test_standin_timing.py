@@ -110,6 +110,8 @@ def test_upstream_intervals(mod: Any) -> None:
     assert (kubelet.STATUS_UPDATE, kubelet.STATUS_REPORT) == (10.0, 300.0)
     # kubeadm constants.TLSBootstrapRetryInterval
     assert kubeadm.TLS_BOOTSTRAP_RETRY == 1.0
+    # kubeadm constants.DiscoveryRetryInterval
+    assert kubeadm.DISCOVERY_RETRY == 5.0
     # stand-ins of watches: polled well under a second
     assert kubelet.CSR_POLL < 1 and cm.FAST_PERIOD < 1
 

@@ -2380,6 +2380,8 @@ def wait_http(url: str, timeout: float) -> tuple[bool, float, str]:
 
 KUBELET_HEALTHZ = "http://127.0.0.1:10248/healthz"  # constants.KubeletHealthzPort
 TLS_BOOTSTRAP_RETRY = 1.0  # constants.TLSBootstrapRetryInterval (cmd/kubeadm/app/constants/constants.go)
+# constants.DiscoveryRetryInterval: discovery/token fetchKubeConfigWithTimeout polls cluster-info at once, then this often
+DISCOVERY_RETRY = 5.0
 # controlplane/manifests.go probes: kube-controller-manager :10257/healthz, kube-scheduler :10259/livez
 COMPONENT_HEALTH = {"kube-controller-manager": "https://127.0.0.1:10257/healthz",
                     "kube-scheduler": "https://127.0.0.1:10259/livez"}
@@ -3018,7 +3020,7 @@ def discover(cfg: JoinCfg) -> tuple[bytes, str]:
             error = str(exc)
         if time.monotonic() > deadline:
             raise Fail(f"couldn't validate the identity of the API Server: {error}")
-        time.sleep(1)  # constants.DiscoveryRetryInterval is 5s; the lab retries faster
+        time.sleep(DISCOVERY_RETRY)
     content = info["data"]["kubeconfig"]
     if not jws_valid(info["data"][f"jws-kubeconfig-{tid}"], content, tid, secret):
         raise Fail("couldn't validate the identity of the API Server: failed to verify JWS signature of received "
