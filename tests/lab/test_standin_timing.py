@@ -152,3 +152,71 @@ def test_csr_and_bootstrap_signer_run_apart_from_the_slow_pass(mod: Any, monkeyp
         time.sleep(0.05)
     assert done[:3] == ["approve", "sign", "jws"]
     leading.clear()
+
+
+class FakeEtcd:
+    """An etcd of (value, mod_revision) per key; counts what the API server asks."""
+
+    def __init__(self) -> None:
+        self.kv: dict[str, tuple[bytes, int]] = {}
+        self.rev = 0
+        self.calls: list[str] = []
+
+    def put(self, key: str, obj: dict[str, Any]) -> None:
+        import json
+
+        self.rev += 1
+        self.kv[key] = (json.dumps(obj).encode(), self.rev)
+
+    def list(self, prefix: str, keys_only: bool = False) -> tuple[list[tuple[str, bytes, int]], int]:
+        self.calls.append("keys" if keys_only else "range")
+        return [(k, b"" if keys_only else v, r) for k, (v, r) in sorted(self.kv.items()) if k.startswith(prefix)], self.rev
+
+    def get(self, key: str) -> tuple[bytes, int] | None:
+        self.calls.append(f"get {key.rsplit('/', 1)[1]}")
+        return self.kv.get(key)
+
+
+def test_lists_served_from_the_cache_are_what_etcd_holds(mod: Any) -> None:
+    apiserver = mod("apiserver")
+    api = apiserver.Api.__new__(apiserver.Api)
+    api.prefix, api.etcd, api.cache, api.use_cache = "/registry", FakeEtcd(), {}, True
+    api.enc = mod("apisecurity").Encryption.load(None)
+    pods = next(r for r in mod("apiobjects").BUILTIN if r.plural == "pods")
+    for i in range(12):
+        api.etcd.put(f"/registry/pods/default/p{i}", {"metadata": {"name": f"p{i}"}, "spec": {"n": i}})
+
+    def names_and_versions() -> list[tuple[str, str]]:
+        items, _ = api.list_view(pods, None)
+        assert items == api.list(pods, None)[0]  # the same answer as a full read
+        return [(o["metadata"]["name"], o["metadata"]["resourceVersion"]) for o in items]
+
+    first = names_and_versions()
+    assert len(first) == 12 and api.etcd.calls[:2] == ["keys", "range"]
+    api.etcd.calls.clear()
+    assert names_and_versions() == first
+    assert api.etcd.calls == ["keys", "range"]  # (the second "range" is the comparison's full read)
+    api.etcd.put("/registry/pods/default/p3", {"metadata": {"name": "p3"}, "spec": {"n": 33}})
+    del api.etcd.kv["/registry/pods/default/p5"]
+    api.etcd.calls.clear()
+    now = names_and_versions()
+    assert api.etcd.calls[:2] == ["keys", "get p3"]  # only the changed object is read again
+    assert ("p3", str(api.etcd.rev)) in now and not any(n == "p5" for n, _ in now) and len(now) == 11
+    items, _ = api.list_view(pods, None)
+    assert next(o for o in items if o["metadata"]["name"] == "p3")["spec"] == {"n": 33}
+
+    # changed between the keys-only range and the read: the whole list is read again
+    api.etcd.put("/registry/pods/default/p4", {"metadata": {"name": "p4"}, "spec": {"n": 44}})
+    real_get = api.etcd.get
+
+    def racing_get(key: str) -> Any:
+        api.etcd.put(key, {"metadata": {"name": "p4"}, "spec": {"n": 45}})
+        return real_get(key)
+    api.etcd.get = racing_get
+    items, _ = api.list_view(pods, None)
+    assert next(o for o in items if o["metadata"]["name"] == "p4")["spec"] == {"n": 45}
+    api.etcd.get = real_get
+    api.use_cache = False  # --watch-cache=false
+    api.etcd.calls.clear()
+    api.list_view(pods, None)
+    assert api.etcd.calls == ["range"]
