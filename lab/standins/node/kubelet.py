@@ -62,7 +62,7 @@ NOT_READY = ("container runtime network not ready: NetworkReady=false reason:Net
 # static pod image -> what the stand-in runs (binary, or a stand-in script beside this file)
 # client-go util/certificate/csr/csr.go WaitForCertificate watches the CSR (LIST + WATCH on metadata.name): the real
 # kubelet sees its certificate as soon as it is signed. The API server stand-in has no watch: polled this often.
-CSR_POLL = 0.2
+CSR_POLL = 0.5
 # KubeletConfiguration defaults (kubernetes/kubelet config/v1beta1/types.go; pkg/kubelet/apis/config/v1beta1/defaults.go):
 # nodeStatusUpdateFrequency 10s (status computed, Lease renewed: nodeLeaseDurationSeconds 40 x 0.25), and
 # nodeStatusReportFrequency 5m: an unchanged status is posted only that often (pkg/kubelet/kubelet_node_status.go
