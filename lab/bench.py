@@ -109,15 +109,31 @@ def changes(output: str) -> str:
     return lines[-1] if lines else "?"
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)) / os.sysconf("SC_CLK_TCK")
+
+
+def background_load(seconds: float = 5.0) -> float:
+    """Cores the machine keeps busy with no deploy running (the lab's own steady work), over SECONDS."""
+    before = busy_seconds()
+    time.sleep(seconds)
+    return (busy_seconds() - before) / seconds
+
+
 def noop(extra: list[str] | None = None) -> tuple[float, str, dict[str, int]]:
     """The no-op re-run: fastest of NOOP_RUNS timed runs, its totals, then SSH commands per host (--debug)."""
+    idle = background_load()
     runs = []
     for _ in range(NOOP_RUNS):
+        busy = busy_seconds()
         took, out = deploy(extra)
-        runs.append((took, out, CPU[-1] if CPU else float("nan")))
-    took, out, cpu = min(runs, key=lambda r: r[0])
+        runs.append((took, out, CPU[-1] if CPU else float("nan"), busy_seconds() - busy))
+    took, out, cpu, machine = min(runs, key=lambda r: r[0])
     _, debug = deploy((extra or []) + ["--debug"])
-    log(f"bench: no-op {took:.1f} s, controller CPU {cpu:.1f} s (pyinfra and its proxy processes)")
+    log(f"bench: no-op {took:.1f} s: controller CPU {cpu:.1f} s (pyinfra and its proxy processes), machine CPU "
+        f"{machine:.1f} s; before it, with no deploy running, {idle:.2f} cores busy")
     return took, changes(out), commands_per_host(debug)
 
 

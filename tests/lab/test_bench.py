@@ -113,3 +113,10 @@ def test_join_trace_reads_the_stand_in_logs_of_the_run(tmp_path, monkeypatch: py
     trace = bench.join_trace(["lab-w9", "lab-cp1", "lab-cp2"], "2026-12-02T10:00:00")
     assert [line.split(" ", 2)[1] for line in trace] == ["lab-w9:", "lab-w9:", "lab-w9:", "lab-cp1:", "lab-w9:"]
     assert "phase kubelet-start" in trace[2] and "csr-1" in trace[3] and not any("kubectl" in t for t in trace)
+
+
+def test_machine_load_is_read_in_cores() -> None:
+    import os
+
+    assert 0 < bench.busy_seconds()
+    assert 0 <= bench.background_load(0.3) <= (os.cpu_count() or 1) + 0.5
