@@ -309,6 +309,7 @@ class StaticPods:
         self.path = path
         self.runner = runner
         self.pods: dict[str, tuple[dict[str, Any], str]] = {}  # name -> (pod, hash)
+        self.parsed: dict[str, Any] = {}  # content hash -> its parsed manifest (re-read every second, parsed once)
 
     def read(self) -> dict[str, tuple[dict[str, Any], str]]:
         """name -> (pod, content hash) of every manifest (files starting with '.' ignored, like the kubelet)."""
@@ -320,14 +321,16 @@ class StaticPods:
                 continue
             try:
                 text = file.read_text()
-                pod = yaml.safe_load(text)
+                digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+                pod = self.parsed[digest] if digest in self.parsed else yaml.safe_load(text)
             except (OSError, yaml.YAMLError) as exc:
                 log(f'E0000 file.go] "Could not process manifest file" err="{exc}" path="{file}"')
                 continue
             if not isinstance(pod, dict) or pod.get("kind") != "Pod":
                 log(f'E0000 file.go] "Could not process manifest file" path="{file}" err="not a Pod"')
                 continue
-            out[pod["metadata"]["name"]] = (pod, hashlib.sha256(text.encode()).hexdigest()[:32])
+            out[pod["metadata"]["name"]] = (pod, digest)
+        self.parsed = {digest: pod for pod, digest in out.values()}
         return out
 
     def sync(self) -> None:
