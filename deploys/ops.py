@@ -216,9 +216,10 @@ def file(
     if current == (mode, digest):
         return
     # The mode is right before any content arrives, so a secret is never readable by others.
+    # One command (one SSH round trip) for the directory and the empty file.
     if current is None:
-        yield StringCommand("install", "-d", "-m", q(dir_mode), q(os.path.dirname(dest)))
-        yield StringCommand("install", "-m", q(mode), "/dev/null", q(dest))
+        yield StringCommand("install", "-d", "-m", q(dir_mode), q(os.path.dirname(dest)),
+                            "&&", "install", "-m", q(mode), "/dev/null", q(dest))
     elif current[0] != mode:
         yield StringCommand("chmod", q(mode), q(dest))
     if current is None or current[1] != digest:
