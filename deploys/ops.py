@@ -246,9 +246,11 @@ def download(
     stale = refresh_stale and dest in state.stale
     if state.has(dest) and not stale and not changed(refresh):
         return
-    yield StringCommand("install", "-d", "-m", "755", q(os.path.dirname(dest)))
-    yield StringCommand("curl", "-fsSL", "--retry", "3", "-o", q(f"{dest}.part"), q(url), "&&", "mv", q(f"{dest}.part"), q(dest))
-    yield StringCommand("chmod", q(mode), q(dest))
+    yield StringCommand(  # one SSH round trip
+        "install", "-d", "-m", "755", q(os.path.dirname(dest)),
+        "&&", "curl", "-fsSL", "--retry", "3", "-o", q(f"{dest}.part"), q(url), "&&", "mv", q(f"{dest}.part"), q(dest),
+        "&&", "chmod", q(mode), q(dest),
+    )
     if _executing():
         state.files[dest] = (mode, "?")
         state.stale.discard(dest)
