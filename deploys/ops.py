@@ -274,8 +274,10 @@ def artifact(stamp: str, url: str, sha256: str, install: str) -> Iterator[object
         "&&", "mv", q(f"{cache}.part"), q(cache),
         "||", "{", "echo", q(f"error: {url} does not match sha256 {sha256}"), ">&2;", "rm", "-f", q(f"{cache}.part") + ";", "exit", "1;", "}",
     )
-    yield StringCommand("sh", "-ec", q(install), "install", q(cache))
-    yield StringCommand("rm", "-f", q(f"{DONE}/{kind}-") + "*.done", "&&", "touch", q(f"{DONE}/{stamp}.done"))
+    yield StringCommand(  # the stamp only once the install succeeded, in the same SSH round trip
+        "sh", "-ec", q(install), "install", q(cache),
+        "&&", "rm", "-f", q(f"{DONE}/{kind}-") + "*.done", "&&", "touch", q(f"{DONE}/{stamp}.done"),
+    )
     if _executing():
         state.done = {d for d in state.done if not d.startswith(f"{kind}-")} | {stamp}
 
