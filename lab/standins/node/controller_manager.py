@@ -341,19 +341,23 @@ def pod_gc(kube: standin.Kube, pods: list[dict[str, Any]]) -> None:
 
 # ---------------------------------------------------------------- main loop
 
+def fast_turn(kube: standin.Kube, flags: dict[str, Any], turn: int) -> None:
+    """One turn of the CSR approving and signing controllers, and of the bootstrap signer every other turn."""
+    approve_csrs(kube)
+    sign_csrs(kube, flags)
+    if turn % 2 == 0:
+        bootstrap_signer(kube)
+
+
 def fast_controllers(kubeconfig: Path, flags: dict[str, Any], leading: threading.Event) -> None:
-    """The CSR approving and signing controllers and the bootstrap signer, on their own thread while this process
-    leads (the bootstrap signer every other turn)."""
+    """fast_turn every FAST_PERIOD, on its own thread, while this process leads."""
     kube: standin.Kube | None = None
     turn = 0
     while True:
         try:
             if leading.is_set():
                 kube = kube or standin.Kube(kubeconfig, user_agent="kube-controller-manager")
-                approve_csrs(kube)
-                sign_csrs(kube, flags)
-                if turn % 2 == 0:
-                    bootstrap_signer(kube)
+                fast_turn(kube, flags, turn)
                 turn += 1
         except (ApiError, Fail) as exc:
             log(f"E0000 certificate and bootstrap token controllers: {exc}")
