@@ -116,8 +116,10 @@ class NodeFacts(FactBase):
             "for u in /var/lib/dpkg/updates/* /var/lib/dpkg/updates/.[!.]* /var/lib/dpkg/updates/..?*;"
             ' do [ -e "$u" ] && { echo dpkg_interrupted; break; }; done',
             *(f"{test} || echo missing_module={module}" for module, test in MODULE_EVIDENCE.items()),
-            # what `sysctl KEY` reads (a missing key prints nothing, as sysctl's error went to /dev/null)
-            *(f'read -r v 2>/dev/null < /proc/sys/{key.replace(".", "/")} && echo "sysctl {key}=$v"' for key in SYSCTLS),
+            # what `sysctl KEY` reads (a missing key prints nothing, as sysctl's error went to /dev/null); read byte by
+            # byte (dash), a /proc/sys file ends after its value, without the newline: `read` fails but sets v
+            *(f'v=; {{ read -r v || [ -n "$v" ]; }} 2>/dev/null < /proc/sys/{key.replace(".", "/")} && echo "sysctl {key}=$v"'
+              for key in SYSCTLS),
             # every owned package dpkg knows; process() keeps the installed ones
             "dpkg-query -W -f='package ${Package} ${Version} ${Status}\\n' " + " ".join(mine.packages) + " 2>/dev/null",
             # one block per unit: Id=, ActiveState=, UnitFileState= (empty when not installed)

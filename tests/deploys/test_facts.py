@@ -63,6 +63,8 @@ def test_runs_in_a_real_shell(tmp_path) -> None:
     assert all(line.startswith(known) or sha1sum.match(line) for line in result.stdout.splitlines() if line), result.stdout
     state = NodeFacts().process(result.stdout.splitlines())
     assert state.node_ip_interface == "lo"
+    # the sysctls as sysctl reads them (a /proc/sys file read byte by byte ends without its newline)
+    assert state.sysctls["net.ipv4.ip_forward"] == open("/proc/sys/net/ipv4/ip_forward").read().strip()
 
 
 def test_every_component_declares_what_it_owns() -> None:
