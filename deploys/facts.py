@@ -204,7 +204,13 @@ def node_state(host: Any) -> NodeState:
 
     run = context.of(host.state)
     cached = run.nodes.get(host.name)
-    if cached is None:
-        node_ip = context.cluster(host.state).node(host.name).node_ip
-        cached = run.nodes[host.name] = host.get_fact(NodeFacts, node_ip=node_ip)
+    if cached is not None:
+        return cached
+    # Hosts are planned side by side (greenlets): another host's planning may ask for this host's look while
+    # this host's own request is on the wire. The second waits for the first instead of asking again.
+    with run.looking.setdefault(host.name, context.RLock()):
+        cached = run.nodes.get(host.name)
+        if cached is None:
+            node_ip = context.cluster(host.state).node(host.name).node_ip
+            cached = run.nodes[host.name] = host.get_fact(NodeFacts, node_ip=node_ip)
     return cached

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -143,3 +144,33 @@ def test_the_look_spawns_few_processes(tmp_path) -> None:
                     NodeFacts().command(node_ip="127.0.0.1")], capture_output=True, check=True)
     execs = [line for line in log.read_text().splitlines() if "execve(" in line and "ENOENT" not in line]
     assert len(execs) <= 20, "\n".join(execs)
+
+
+def test_a_look_asked_twice_at_once_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hosts are planned side by side: another host's planning asking for this host's look while it is read
+    waits for it (one SSH command per host in a no-op, not two)."""
+    from types import SimpleNamespace
+
+    import gevent
+
+    from deploys import context, facts
+
+    calls: list[str] = []
+
+    class State:
+        pass
+
+    class Host:
+        name, state = "n1", State()
+
+        def get_fact(self, cls: Any, node_ip: str) -> facts.NodeState:
+            calls.append(node_ip)
+            gevent.sleep(0.05)  # the command on the wire
+            return facts.NodeState()
+
+    node = SimpleNamespace(node_ip="10.0.0.1")
+    monkeypatch.setattr(context, "cluster", lambda state: SimpleNamespace(node=lambda name: node))
+    host = Host()
+    first, second = gevent.spawn(facts.node_state, host), gevent.spawn(facts.node_state, host)
+    gevent.joinall([first, second])
+    assert calls == ["10.0.0.1"] and first.value is second.value
