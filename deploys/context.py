@@ -59,6 +59,7 @@ class Run:
     credentials_only: set[str] = field(default_factory=set)
     decided: dict[str, Any] = field(default_factory=dict)  # once(): what a day-2 entry reads of the cluster
     lock: RLock = field(default_factory=RLock)
+    looking: dict[str, RLock] = field(default_factory=dict)  # per host: its one look is being read (facts.node_state)
 
 
 _RUNS: WeakKeyDictionary[Any, Run] = WeakKeyDictionary()

@@ -27,6 +27,7 @@ MODULE_EVIDENCE = {
 ADDONS = "/etc/kubernetes/addons"  # NAME.applied marks a manifest applied (see ops.kubectl_apply)
 # NAME.done marks a step finished (written only after success: kubeadm init/join, installed artifacts).
 DONE = "/var/lib/kubeadm-pyinfra"
+_SHA1SUM = re.compile(r"[0-9a-f]{40}  /")  # a sha1sum output line: DIGEST, two spaces, PATH
 # Files refreshed when older than this many days (repository keys: pkgs.k8s.io rotated its key in 2024-11).
 REFRESH_DAYS = 7
 
@@ -100,28 +101,38 @@ class NodeFacts(FactBase):
         return NodeState()
 
     def command(self, node_ip: str) -> str:
-        """The look's command; NODE_IP (the host's, from the run's model) names the interface that holds it."""
+        """The look's command; NODE_IP (the host's, from the run's model) names the interface that holds it.
+
+        Shell built-ins where they read the same thing, so that a look spawns few processes (it runs on
+        every host at every run: a no-op's cost on the nodes).
+        """
         ip = shlex.quote(f"{node_ip}/")
         mine = owned()
         lines = [
-            'echo "swap=$(tail -n +2 /proc/swaps 2>/dev/null | wc -l)"',
+            # /proc/swaps: a header line, then one line per active swap area
+            'n=0; { read -r _ && while read -r _; do n=$((n + 1)); done; } < /proc/swaps 2>/dev/null; echo "swap=$n"',
             "echo \"fstab_swap=$(grep -cE '^[^#].*[[:space:]]swap[[:space:]]' /etc/fstab 2>/dev/null)\"",
-            'test -z "$(ls -A /var/lib/dpkg/updates 2>/dev/null)" || echo dpkg_interrupted',
+            # any entry in dpkg's updates directory (what `ls -A` would list)
+            "for u in /var/lib/dpkg/updates/* /var/lib/dpkg/updates/.[!.]* /var/lib/dpkg/updates/..?*;"
+            ' do [ -e "$u" ] && { echo dpkg_interrupted; break; }; done',
             *(f"{test} || echo missing_module={module}" for module, test in MODULE_EVIDENCE.items()),
-            f"sysctl {' '.join(SYSCTLS)} 2>/dev/null | sed 's/^/sysctl /; s/ = /=/'",
-            "dpkg-query -W -f='package ${Package} ${Version} ${Status}\\n' "
-            + " ".join(mine.packages) + " 2>/dev/null | grep ' installed$'",
+            # what `sysctl KEY` reads (a missing key prints nothing, as sysctl's error went to /dev/null); read byte by
+            # byte (dash), a /proc/sys file ends after its value, without the newline: `read` fails but sets v
+            *(f'v=; {{ read -r v || [ -n "$v" ]; }} 2>/dev/null < /proc/sys/{key.replace(".", "/")} && echo "sysctl {key}=$v"'
+              for key in SYSCTLS),
+            # every owned package dpkg knows; process() keeps the installed ones
+            "dpkg-query -W -f='package ${Package} ${Version} ${Status}\\n' " + " ".join(mine.packages) + " 2>/dev/null",
             # one block per unit: Id=, ActiveState=, UnitFileState= (empty when not installed)
             f"systemctl show -p Id,ActiveState,UnitFileState {' '.join(mine.services)} 2>/dev/null | sed 's/^/unit /'",
             "set --; for f in " + " ".join(mine.files) + '; do [ -f "$f" ] && set -- "$@" "$f"; done',
-            'if [ $# -gt 0 ]; then stat -c "mode %a %n" "$@"; sha1sum "$@" | sed "s/^/sha1 /";'
-            f' find "$@" -mtime +{REFRESH_DAYS} | sed "s/^/stale=/"; fi',
+            'if [ $# -gt 0 ]; then stat -c "mode %a %n" "$@"; sha1sum "$@";'
+            f' find "$@" -mtime +{REFRESH_DAYS} -printf "stale=%p\\n"; fi',
             'echo "arch=$(dpkg --print-architecture 2>/dev/null)"',
             'echo "os=$(. /etc/os-release 2>/dev/null; echo "$ID $VERSION_ID")"',
-            'echo "cgroup_fs=$(stat -fc %T /sys/fs/cgroup 2>/dev/null)"',
-            f"ls -1 {DONE} 2>/dev/null | sed -n 's/[.]done$//p' | sed 's/^/done=/'",
+            "stat -fc cgroup_fs=%T /sys/fs/cgroup 2>/dev/null",
+            f'for d in {DONE}/*.done; do [ -e "$d" ] && {{ d=${{d##*/}}; echo "done=${{d%.done}}"; }}; done',
             "echo \"iface=$(ip -o -4 addr show 2>/dev/null | awk -v ip=" + ip + " 'index($4, ip) == 1 {print $2; exit}')\"",
-            f"ls -1 {ADDONS} 2>/dev/null | sed -n 's/[.]applied$//p' | sed 's/^/applied=/'",
+            f'for a in {ADDONS}/*.applied; do [ -e "$a" ] && {{ a=${{a##*/}}; echo "applied=${{a%.applied}}"; }}; done',
         ]
         return "; ".join(lines) + "; true"
 
@@ -143,8 +154,8 @@ class NodeFacts(FactBase):
             elif line.startswith("mode "):
                 _, mode, path = line.split(" ", 2)
                 modes[path] = mode
-            elif line.startswith("sha1 "):
-                _, digest, path = line.split(None, 2)
+            elif line.startswith("sha1 ") or _SHA1SUM.match(line):  # as sha1sum prints it
+                digest, path = line.removeprefix("sha1 ").split(None, 1)
                 state.files[path] = (modes.get(path, "?"), digest)
             else:
                 self._apply(state, line)
@@ -165,8 +176,8 @@ class NodeFacts(FactBase):
             state.sysctls[key.strip()] = value.strip()
         elif line.startswith("package "):
             parts = line.split()
-            # package NAME VERSION WANT OK STATUS (want "hold" means held)
-            if len(parts) >= 6:
+            # package NAME VERSION WANT OK STATUS (want "hold" means held); only installed ones count
+            if len(parts) >= 6 and parts[-1] == "installed":
                 state.packages[parts[1]] = (parts[2], parts[3] == "hold")
         elif line.startswith("iface="):
             state.node_ip_interface = line[6:] or None
@@ -193,7 +204,13 @@ def node_state(host: Any) -> NodeState:
 
     run = context.of(host.state)
     cached = run.nodes.get(host.name)
-    if cached is None:
-        node_ip = context.cluster(host.state).node(host.name).node_ip
-        cached = run.nodes[host.name] = host.get_fact(NodeFacts, node_ip=node_ip)
+    if cached is not None:
+        return cached
+    # Hosts are planned side by side (greenlets): another host's planning may ask for this host's look while
+    # this host's own request is on the wire. The second waits for the first instead of asking again.
+    with run.looking.setdefault(host.name, context.RLock()):
+        cached = run.nodes.get(host.name)
+        if cached is None:
+            node_ip = context.cluster(host.state).node(host.name).node_ip
+            cached = run.nodes[host.name] = host.get_fact(NodeFacts, node_ip=node_ip)
     return cached

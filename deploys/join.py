@@ -146,8 +146,7 @@ def _kubeadm_join(cluster: Cluster):
             yield ops.fail(f"not joining: {why}")
             return
     # The config holds the token (and certificate key): 0600 before it has content, removed after.
-    yield StringCommand("install", "-d", "-m", "755", "/etc/kubernetes")
-    yield StringCommand("install", "-m", "600", "/dev/null", JOIN_CONFIG)
+    yield StringCommand("install", "-d", "-m", "755", "/etc/kubernetes", "&&", "install", "-m", "600", "/dev/null", JOIN_CONFIG)
     yield FileUploadCommand(
         io.BytesIO(join_config(cluster, node, creds).encode()),
         JOIN_CONFIG,

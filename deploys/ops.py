@@ -216,9 +216,10 @@ def file(
     if current == (mode, digest):
         return
     # The mode is right before any content arrives, so a secret is never readable by others.
+    # One command (one SSH round trip) for the directory and the empty file.
     if current is None:
-        yield StringCommand("install", "-d", "-m", q(dir_mode), q(os.path.dirname(dest)))
-        yield StringCommand("install", "-m", q(mode), "/dev/null", q(dest))
+        yield StringCommand("install", "-d", "-m", q(dir_mode), q(os.path.dirname(dest)),
+                            "&&", "install", "-m", q(mode), "/dev/null", q(dest))
     elif current[0] != mode:
         yield StringCommand("chmod", q(mode), q(dest))
     if current is None or current[1] != digest:
@@ -245,9 +246,11 @@ def download(
     stale = refresh_stale and dest in state.stale
     if state.has(dest) and not stale and not changed(refresh):
         return
-    yield StringCommand("install", "-d", "-m", "755", q(os.path.dirname(dest)))
-    yield StringCommand("curl", "-fsSL", "--retry", "3", "-o", q(f"{dest}.part"), q(url), "&&", "mv", q(f"{dest}.part"), q(dest))
-    yield StringCommand("chmod", q(mode), q(dest))
+    yield StringCommand(  # one SSH round trip
+        "install", "-d", "-m", "755", q(os.path.dirname(dest)),
+        "&&", "curl", "-fsSL", "--retry", "3", "-o", q(f"{dest}.part"), q(url), "&&", "mv", q(f"{dest}.part"), q(dest),
+        "&&", "chmod", q(mode), q(dest),
+    )
     if _executing():
         state.files[dest] = (mode, "?")
         state.stale.discard(dest)
@@ -271,8 +274,10 @@ def artifact(stamp: str, url: str, sha256: str, install: str) -> Iterator[object
         "&&", "mv", q(f"{cache}.part"), q(cache),
         "||", "{", "echo", q(f"error: {url} does not match sha256 {sha256}"), ">&2;", "rm", "-f", q(f"{cache}.part") + ";", "exit", "1;", "}",
     )
-    yield StringCommand("sh", "-ec", q(install), "install", q(cache))
-    yield StringCommand("rm", "-f", q(f"{DONE}/{kind}-") + "*.done", "&&", "touch", q(f"{DONE}/{stamp}.done"))
+    yield StringCommand(  # the stamp only once the install succeeded, in the same SSH round trip
+        "sh", "-ec", q(install), "install", q(cache),
+        "&&", "rm", "-f", q(f"{DONE}/{kind}-") + "*.done", "&&", "touch", q(f"{DONE}/{stamp}.done"),
+    )
     if _executing():
         state.done = {d for d in state.done if not d.startswith(f"{kind}-")} | {stamp}
 

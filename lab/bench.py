@@ -7,6 +7,7 @@ import argparse
 import collections
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -22,6 +23,7 @@ OPERATION_RE = re.compile(r"--> Starting operation: (.*)")
 RATIO_FLOOR = 2.0  # issue 14: no-op at 3+50 at most twice the no-op at 3+3
 ADD_FLOOR = 15.0  # issue 14: one worker added to the 53-node cluster with --limit, in seconds
 NOOP_RUNS = 2  # the no-op is timed this many times; the fastest counts (the machine is shared)
+CPU: list[float] = []  # CPU seconds of each deploy run (pyinfra and its ProxyCommand processes), in order
 
 
 def deploy(extra: list[str] | None = None) -> tuple[float, str]:
@@ -33,7 +35,7 @@ def deploy(extra: list[str] | None = None) -> tuple[float, str]:
 def timed_deploy(extra: list[str] | None = None) -> tuple[float, str, list[tuple[str, float]]]:
     """Run the deploy, stamping each operation's start as pyinfra prints it: (seconds, output, [(operation, s)])."""
     argv = DEPLOY + (extra or [])
-    start = time.monotonic()
+    start, before = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                             env={**os.environ, "PYTHONUNBUFFERED": "1"})  # lines as they are printed
     assert proc.stdout is not None
@@ -44,7 +46,8 @@ def timed_deploy(extra: list[str] | None = None) -> tuple[float, str, list[tuple
         if found:
             starts.append((found.group(1).strip(), time.monotonic()))
     proc.wait()
-    end = time.monotonic()
+    end, after = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
+    CPU.append(after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime)  # the controller's (pyinfra's) CPU
     out = "".join(lines)
     kept = keep_log(out)
     if proc.returncode != 0:
@@ -106,11 +109,31 @@ def changes(output: str) -> str:
     return lines[-1] if lines else "?"
 
 
+def busy_seconds() -> float:
+    """CPU seconds the whole machine has been busy since boot (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - (fields[4] if len(fields) > 4 else 0)) / os.sysconf("SC_CLK_TCK")
+
+
+def background_load(seconds: float = 5.0) -> float:
+    """Cores the machine keeps busy with no deploy running (the lab's own steady work), over SECONDS."""
+    before = busy_seconds()
+    time.sleep(seconds)
+    return (busy_seconds() - before) / seconds
+
+
 def noop(extra: list[str] | None = None) -> tuple[float, str, dict[str, int]]:
     """The no-op re-run: fastest of NOOP_RUNS timed runs, its totals, then SSH commands per host (--debug)."""
-    runs = [deploy(extra) for _ in range(NOOP_RUNS)]
-    took, out = min(runs, key=lambda r: r[0])
+    idle = background_load()
+    runs = []
+    for _ in range(NOOP_RUNS):
+        busy = busy_seconds()
+        took, out = deploy(extra)
+        runs.append((took, out, CPU[-1] if CPU else float("nan"), busy_seconds() - busy))
+    took, out, cpu, machine = min(runs, key=lambda r: r[0])
     _, debug = deploy((extra or []) + ["--debug"])
+    log(f"bench: no-op {took:.1f} s: controller CPU {cpu:.1f} s (pyinfra and its proxy processes), machine CPU "
+        f"{machine:.1f} s; before it, with no deploy running, {idle:.2f} cores busy")
     return took, changes(out), commands_per_host(debug)
 
 
@@ -152,6 +175,27 @@ def topology_run(topology: str, os_name: str, keep: bool = False) -> dict[str, o
     return {"up": timings["up"], "first": first, "noop": took, "noop_totals": totals, "ssh": ssh, "usage": usage}
 
 
+STANDIN_LOG = "var/log/k8s-standin.log"  # each stand-in's timestamped calls, phases and TLS bootstrap steps
+TRACED = re.compile(r"kubeadm: phase |kubeadm join|bootstrap\.go|Approved CSR|Signed CSR|kubelet --")
+
+
+def join_trace(names: list[str], since: str) -> list[str]:
+    """The stand-in log lines of NAMES (the added node and the control planes) stamped SINCE or later, that tell
+    where a join's time went: kubeadm's phases, the kubelet's starts and TLS bootstrap, the CSR's approval."""
+    nodes = {n.name: n for n in state.load().nodes}
+    lines = []
+    for name in names:
+        node = nodes.get(name)
+        path = node.dir / "upper" / STANDIN_LOG if node else None
+        try:
+            text = path.read_text(errors="replace") if path else ""
+        except OSError:
+            continue
+        lines += [f"{line[:23]} {name}: {line[24:][:110]}" for line in text.splitlines()
+                  if line[:19] >= since and TRACED.search(line)]
+    return sorted(lines)
+
+
 def scale_run(workers: int, os_name: str) -> dict[str, object]:
     """On the running 3+3 lab: grow to 3+WORKERS, converge, time the no-op; add one worker with --limit; down."""
     grow = core.up("3+3", workers=workers, os_name=os_name)
@@ -163,9 +207,13 @@ def scale_run(workers: int, os_name: str) -> dict[str, object]:
     log(f"bench [3+{workers}]: no-op {took:.1f} s ({totals}); SSH commands per host {sorted(set(ssh.values()))}; {usage}")
     core.up("3+3", workers=workers + 1, os_name=os_name)
     added = state.node_name("workers", workers + 1)
+    since = time.strftime("%Y-%m-%dT%H:%M:%S")
     add, out, steps = timed_deploy(["--limit", added])
-    log(f"bench [3+{workers}]: {added} added with --limit in {add:.1f} s ({changes(out)}); slowest: "
+    log(f"bench [3+{workers}]: {added} added with --limit in {add:.1f} s (controller CPU {CPU[-1]:.1f} s; "
+        f"{changes(out)}); slowest: "
         + "; ".join(f"{n} {s:.1f} s" for n, s in sorted(steps, key=lambda x: -x[1])[:8]))
+    trace = join_trace([added, *(state.node_name("control_plane", i) for i in (1, 2, 3))], since)
+    log(f"bench [3+{workers}]: the join, from the stand-ins' logs:\n  " + "\n  ".join(trace))
     after, _ = deploy()  # the others untouched: a no-op again
     log(f"bench [3+{workers}]: the whole cluster's run after it {after:.1f} s")
     core.down()

@@ -228,9 +228,9 @@ def converged_host(
     made["/etc/kubernetes/kubelet.conf"] = b"kubeadm"  # written by kubeadm init/join
     if node.is_control_plane:
         made["/etc/kubernetes/admin.conf"] = kubeconfig
-    created = re.findall(r"^install -m (\d+) /dev/null (\S+)$", text, re.M)
+    created = re.findall(r"(?:^|&& )install -m (\d+) /dev/null (\S+)$", text, re.M)  # ops.file: after its directory
     modes = {path: mode for mode, path in created}
-    modes.update({path: mode for mode, path in re.findall(r"^chmod (\d+) (\S+)$", text, re.M)})
+    modes.update({path: mode for mode, path in re.findall(r"(?:^|&& )chmod (\d+) (\S+)$", text, re.M)})
     modes["/etc/kubernetes/kubelet.conf"] = modes["/etc/kubernetes/admin.conf"] = "600"
 
     def watched(path: str) -> bool:

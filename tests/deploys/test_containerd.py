@@ -42,9 +42,9 @@ def test_release_archives_verified_before_install(test_plan: plan.Plan) -> None:
     assert model.CHECKSUMS[("containerd", "2.3.4", "amd64")] in fetch and "sha256sum --quiet -c -" in fetch
     assert fetch.index("sha256sum") < fetch.index("&& mv")  # unpacked only once verified
     assert any("runc.amd64" in c for c in commands) and not any("cni-plugins" in c for c in commands)
-    stamp = next(i for i, c in enumerate(commands) if "touch /var/lib/kubeadm-pyinfra/containerd-2.3.4.done" in c)
-    unpack = next(i for i, c in enumerate(commands) if "tar -xzf" in c and "/usr/local/bin" in c)
-    assert unpack < stamp  # "done" only after the install succeeded
+    (install,) = [c for c in commands if "tar -xzf" in c and "/usr/local/bin" in c]
+    stamp = "&& touch /var/lib/kubeadm-pyinfra/containerd-2.3.4.done"
+    assert install.endswith(stamp) and install.index("tar -xzf") < install.index(stamp)  # "done" only after success
 
 
 def test_arm64_hosts_get_arm64_archives(private: dict) -> None:
@@ -71,7 +71,8 @@ def test_distribution_containerd_replaced(private: dict) -> None:
 
 def test_restart_only_when_something_changed(test_plan: plan.Plan) -> None:
     commands = test_plan.commands("k8s-test-worker1")
-    assert commands.index("systemctl restart containerd") > commands.index("install -m 644 /dev/null /etc/containerd/config.toml")
+    config = next(i for i, c in enumerate(commands) if c.endswith("install -m 644 /dev/null /etc/containerd/config.toml"))
+    assert commands.index("systemctl restart containerd") > config
     assert "systemctl restart kubelet" not in commands  # no kubelet was running on the old runtime
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 import pytest
 
@@ -59,9 +60,12 @@ def test_runs_in_a_real_shell(tmp_path) -> None:
     result = subprocess.run(["sh", "-c", NodeFacts().command(node_ip="127.0.0.1")], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     known = ("swap=", "fstab_swap=", "dpkg_interrupted", "missing_module=", "sysctl ", "package ", "unit", "mode ", "sha1 ", "iface=", "applied=", "arch=", "done=", "stale=", "os=", "cgroup_fs=")
-    assert all(line.startswith(known) for line in result.stdout.splitlines() if line), result.stdout
+    sha1sum = re.compile(r"[0-9a-f]{40}  /")
+    assert all(line.startswith(known) or sha1sum.match(line) for line in result.stdout.splitlines() if line), result.stdout
     state = NodeFacts().process(result.stdout.splitlines())
     assert state.node_ip_interface == "lo"
+    # the sysctls as sysctl reads them (a /proc/sys file read byte by byte ends without its newline)
+    assert state.sysctls["net.ipv4.ip_forward"] == open("/proc/sys/net/ipv4/ip_forward").read().strip()
 
 
 def test_every_component_declares_what_it_owns() -> None:
@@ -119,3 +123,54 @@ def test_a_malformed_owned_path_is_refused() -> None:
         Owned(files=("/etc/x; rm -rf /",))
     with pytest.raises(ValueError):
         Owned(packages=("Bad Name",))
+
+
+def test_sha1sum_lines_are_read_as_they_are_printed() -> None:
+    state = NodeFacts().process(["mode 640 /etc/kubernetes/admin.conf", "1" * 40 + "  /etc/kubernetes/admin.conf",
+                                 "2" * 40 + "  /etc/kubernetes/kubelet.conf", "stale=/etc/kubernetes/admin.conf"])
+    assert state.files == {"/etc/kubernetes/admin.conf": ("640", "1" * 40), "/etc/kubernetes/kubelet.conf": ("?", "2" * 40)}
+    assert state.stale == {"/etc/kubernetes/admin.conf"}
+
+
+def test_the_look_spawns_few_processes(tmp_path) -> None:
+    """Built-ins read swap, dpkg's updates, sysctls and the stamps: the look forks at most 20 processes here."""
+    import shutil
+    import subprocess
+
+    if not shutil.which("strace"):
+        pytest.skip("needs strace")
+    log = tmp_path / "trace"
+    subprocess.run(["strace", "-f", "-qq", "-e", "trace=execve", "-o", str(log), "sh", "-c",
+                    NodeFacts().command(node_ip="127.0.0.1")], capture_output=True, check=True)
+    execs = [line for line in log.read_text().splitlines() if "execve(" in line and "ENOENT" not in line]
+    assert len(execs) <= 20, "\n".join(execs)
+
+
+def test_a_look_asked_twice_at_once_is_read_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hosts are planned side by side: another host's planning asking for this host's look while it is read
+    waits for it (one SSH command per host in a no-op, not two)."""
+    from types import SimpleNamespace
+
+    import gevent
+
+    from deploys import context, facts
+
+    calls: list[str] = []
+
+    class State:
+        pass
+
+    class Host:
+        name, state = "n1", State()
+
+        def get_fact(self, cls: Any, node_ip: str) -> facts.NodeState:
+            calls.append(node_ip)
+            gevent.sleep(0.05)  # the command on the wire
+            return facts.NodeState()
+
+    node = SimpleNamespace(node_ip="10.0.0.1")
+    monkeypatch.setattr(context, "cluster", lambda state: SimpleNamespace(node=lambda name: node))
+    host = Host()
+    first, second = gevent.spawn(facts.node_state, host), gevent.spawn(facts.node_state, host)
+    gevent.joinall([first, second])
+    assert calls == ["10.0.0.1"] and first.value is second.value

@@ -31,7 +31,8 @@ def test_control_planes_join_with_certificate_key(prod_plan: plan.Plan) -> None:
     assert "kubeadm join --config /etc/kubernetes/kubeadm-join.yaml >>/var/log/kubeadm-join.log" in join
     assert join.endswith("touch /var/lib/kubeadm-pyinfra/kubeadm-join.done; rm -f /etc/kubernetes/kubeadm-join.yaml")
     commands = prod_plan.commands("k8s-master-node2")
-    assert commands.index("install -m 600 /dev/null /etc/kubernetes/kubeadm-join.yaml") < commands.index(join)
+    created = commands.index("install -d -m 755 /etc/kubernetes && install -m 600 /dev/null /etc/kubernetes/kubeadm-join.yaml")
+    assert created < commands.index(join)
 
 
 def test_workers_join_without_control_plane_flags(prod_plan: plan.Plan) -> None:

@@ -40,7 +40,7 @@ def test_a_week_old_key_is_fetched_again(test_plan: plan.Plan, private: dict[str
     """pkgs.k8s.io rotated its key in 2024-11: a key older than a week is fetched again (only there)."""
     second = rerun(test_plan, private, lambda lines: [*lines, f"stale={KEYRING}"])
     (fetch,) = key_fetches(second, "k8s-test-worker0")
-    assert fetch.startswith("curl -fsSL")
+    assert "&& curl -fsSL" in fetch and fetch.endswith(f"&& chmod 644 {KEYRING}")
     assert key_fetches(second, "k8s-test-worker1") == []
 
 

@@ -125,4 +125,8 @@ def test_the_fact_reads_this_machines_os_and_packages_for_real() -> None:
     state = NodeFacts().process(subprocess.run(["sh", "-c", command], capture_output=True, text=True).stdout.splitlines())
     os_release = dict(line.split("=", 1) for line in open("/etc/os-release").read().splitlines() if "=" in line)
     assert state.os == f"{os_release['ID']} {os_release.get('VERSION_ID', '').strip(chr(34))}".strip()
-    assert "| grep ' installed$'" in command  # packages removed but with config files left are not installed
+    # packages removed but with config files left (or half-installed) are not installed
+    removed = NodeFacts().process(["package kubelet 1.37.1-1.1 deinstall ok config-files",
+                                   "package kubeadm 1.37.1-1.1 install reinstreq half-installed",
+                                   "package kubectl  unknown ok not-installed"])
+    assert removed.packages == {}

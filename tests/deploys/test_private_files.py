@@ -67,7 +67,8 @@ def test_every_secret_file_is_created_private_before_it_has_content(ha: plan.Pla
                 continue
             seen.add(path)
             mode, folder_mode = NODE_FILES[path]
-            earlier = [c for k, c in steps[:index] if k == "run"]
+            # each step of the commands run before (ops.file makes the folder and the empty file in one command)
+            earlier = [part for k, c in steps[:index] if k == "run" for part in c.split(" && ")]
             created = [c for c in earlier if c.startswith("install -m ") and c.endswith(f" /dev/null {path}")]
             assert created == [f"install -m {mode} /dev/null {path}"], f"{host}: {path} created as {created}"
             if folder_mode:

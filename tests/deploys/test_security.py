@@ -43,8 +43,8 @@ def test_encryption_and_audit_files_private_before_init_and_joins(prod_plan: pla
     for name in CONTROL_PLANES:
         commands = prod_plan.commands(name)
         for path in (control_plane.ENCRYPTION_CONFIG, control_plane.AUDIT_POLICY):
-            created = commands.index(f"install -m 600 /dev/null {path}")
-            assert commands[created - 1] == f"install -d -m 700 {Path(path).parent}"
+            # the folder (0700), then the empty file (0600), in one command before any content
+            assert f"install -d -m 700 {Path(path).parent} && install -m 600 /dev/null {path}" in commands
     init = prod_plan.index("kubeadm init")
     assert prod_plan.index("Secrets encryption config") < init and prod_plan.index("audit policy") < init
     assert prod_plan.hosts_of("Secrets encryption config") == CONTROL_PLANES
@@ -104,7 +104,7 @@ def test_encryption_key_never_in_commands(prod_plan: plan.Plan) -> None:
 
 def test_kubelet_files_at_cis_permissions(test_plan: plan.Plan) -> None:
     commands = test_plan.commands("k8s-test-worker0")
-    assert "install -m 600 /dev/null /etc/default/kubelet" in commands  # CIS 4.1.1: kubelet service config
+    assert any(c.endswith("&& install -m 600 /dev/null /etc/default/kubelet") for c in commands)  # CIS 4.1.1
     join = next(c for c in commands if "kubeadm join --config" in c)
     chmod = "if [ -f /var/lib/kubelet/config.yaml ]; then chmod 600 /var/lib/kubelet/config.yaml; fi"  # CIS 4.1.9
     assert join.index("kubeadm join --config") < join.index(chmod) < join.rindex("touch /var/lib/kubeadm-pyinfra/kubeadm-join.done")

@@ -92,3 +92,31 @@ def test_converge_runs_again_once_after_a_failure(monkeypatch: pytest.MonkeyPatc
     outcomes[:] = [RuntimeError("one"), RuntimeError("two")]
     with pytest.raises(RuntimeError, match="two"):
         bench.converge()
+
+
+def test_join_trace_reads_the_stand_in_logs_of_the_run(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from lab import state
+
+    nodes = [state.Node("lab-w9", "10.77.0.30", "workers"), state.Node("lab-cp1", "10.77.0.11", "control_plane")]
+    monkeypatch.setattr(bench.config, "NODES_DIR", tmp_path)
+    monkeypatch.setattr(bench.state, "load", lambda: state.LabState(control_planes=1, workers=1, nodes=nodes))
+    for node, lines in (("lab-w9", ["2026-12-02T10:00:00.100 kubeadm join --config /etc/kubernetes/kubeadm-join.yaml",
+                                    "2026-12-02T10:00:01.000 kubeadm: phase preflight",
+                                    "2026-12-02T10:00:05.000 kubeadm: phase kubelet-start",
+                                    "2026-12-02T10:00:05.500 kubelet: I0000 bootstrap.go] \"Wrote kubeconfig\"",
+                                    "2026-12-02T10:00:05.600 kubectl get nodes"]),
+                        ("lab-cp1", ["2026-12-02T09:59:00.000 kube-controller-manager: I0000 \"Approved CSR\" old",
+                                     "2026-12-02T10:00:05.200 kube-controller-manager: I0000 \"Approved CSR\" csr-1"])):
+        log = tmp_path / node / "upper" / bench.STANDIN_LOG
+        log.parent.mkdir(parents=True)
+        log.write_text("\n".join(lines) + "\n")
+    trace = bench.join_trace(["lab-w9", "lab-cp1", "lab-cp2"], "2026-12-02T10:00:00")
+    assert [line.split(" ", 2)[1] for line in trace] == ["lab-w9:", "lab-w9:", "lab-w9:", "lab-cp1:", "lab-w9:"]
+    assert "phase kubelet-start" in trace[2] and "csr-1" in trace[3] and not any("kubectl" in t for t in trace)
+
+
+def test_machine_load_is_read_in_cores() -> None:
+    import os
+
+    assert 0 < bench.busy_seconds()
+    assert 0 <= bench.background_load(0.3) <= (os.cpu_count() or 1) + 0.5

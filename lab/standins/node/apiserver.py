@@ -99,6 +99,10 @@ class Api:
         self.crds_at = 0.0
         self.policy: dict[str, Any] | None = None
         self.policy_at = 0.0
+        # key -> (mod_revision, decoded object): the objects lists are served from (the real server's watch cache,
+        # storage/cacher, serves lists from memory; --watch-cache=false turns it off there and here)
+        self.cache: dict[str, tuple[int, dict[str, Any]]] = {}
+        self.use_cache = flags.get("watch-cache", True) is not False
 
     # ------------------------------------------------------------ storage
 
@@ -135,6 +139,35 @@ class Api:
         """Every object of res (in ns, or all namespaces) and the store revision."""
         items, rev = self.etcd.list(res.key(self.prefix, ns))
         return [self.read(res, k, v, r) for k, v, r in items], rev
+
+    def list_view(self, res: Resource, ns: str | None) -> tuple[list[dict[str, Any]], int]:
+        """list(), the objects shared with the cache (READ ONLY: for answers that are only serialized).
+
+        One keys-only range gives the keys and their revisions at one store revision; objects whose
+        (key, mod_revision) is cached are not fetched nor decoded again, the others are read at that
+        same mod_revision (a few one by one, else the whole range again): the answer is what a full
+        range at that revision would give.
+        """
+        if not self.use_cache:
+            return self.list(res, ns)
+        prefix = res.key(self.prefix, ns)
+        keys, rev = self.etcd.list(prefix, keys_only=True)
+        missing = [(k, r) for k, _, r in keys if self.cache.get(k, (None,))[0] != r]
+        if len(missing) > 8:
+            items, rev = self.etcd.list(prefix)
+            for k, v, r in items:
+                self.cache[k] = (r, self.read(res, k, v, r))
+            keys = [(k, b"", r) for k, _, r in items]
+        else:
+            for k, r in missing:
+                found = self.etcd.get(k)
+                if found is None or found[1] != r:  # changed since the keys-only range: read it all again
+                    return self.list(res, ns)
+                self.cache[k] = (r, self.read(res, k, found[0], r))
+        current = {k for k, _, _ in keys}
+        for k in [k for k in self.cache if k.startswith(prefix) and k not in current]:
+            self.cache.pop(k, None)
+        return [self.cache[k][1] for k, _, _ in keys], rev
 
     def put_new(self, res: Resource, obj: dict[str, Any]) -> dict[str, Any]:
         """Store a new object; 409 AlreadyExists if its key is taken."""
@@ -869,7 +902,7 @@ def rest(api: Api, res: Resource, req: Request, body: bytes, headers: Any, who: 
     if verb == "get":
         return 200, api.must_get(res, req.ns, req.name or ""), js
     if verb == "list":
-        items, rev = api.list(res, req.ns)
+        items, rev = api.list_view(res, req.ns)  # only filtered and serialized below
         if req.query.get("labelSelector"):
             items = [o for o in items if ao.match_labels(o["metadata"].get("labels") or {},
                                                         req.query["labelSelector"])]

@@ -19,6 +19,7 @@ import json
 import re
 import socket
 import sys
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -44,6 +45,12 @@ FLAGS = {
     "use-service-account-credentials": B, "v": S, "vmodule": S, "version": B, "help": B,
 }
 CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
+# The real csrapproving, csrsigning and bootstrapsigner controllers are informer-driven, each on its own workers
+# (pkg/controller/certificates/certificate_controller.go, pkg/controller/bootstrap/bootstrapsigner.go: a CSR, a token
+# Secret or cluster-info is handled as its watch event arrives), so a join's discovery (the cluster-info signature of a
+# token made a moment before) and TLS bootstrap are not held up by the other controllers. The API server stand-in has
+# no watch: the stand-in runs them on their own thread, this often.
+FAST_PERIOD = 0.25
 
 
 def log(text: str) -> None:
@@ -334,11 +341,34 @@ def pod_gc(kube: standin.Kube, pods: list[dict[str, Any]]) -> None:
 
 # ---------------------------------------------------------------- main loop
 
+def fast_turn(kube: standin.Kube, flags: dict[str, Any], turn: int) -> None:
+    """One turn of the CSR approving and signing controllers, and of the bootstrap signer every other turn."""
+    approve_csrs(kube)
+    sign_csrs(kube, flags)
+    if turn % 2 == 0:
+        bootstrap_signer(kube)
+
+
+def fast_controllers(kubeconfig: Path, flags: dict[str, Any], leading: threading.Event) -> None:
+    """fast_turn every FAST_PERIOD, on its own thread, while this process leads."""
+    kube: standin.Kube | None = None
+    turn = 0
+    while True:
+        try:
+            if leading.is_set():
+                kube = kube or standin.Kube(kubeconfig, user_agent="kube-controller-manager")
+                fast_turn(kube, flags, turn)
+                turn += 1
+        except (ApiError, Fail) as exc:
+            log(f"E0000 certificate and bootstrap token controllers: {exc}")
+        time.sleep(FAST_PERIOD)
+
+
 def reconcile(kube: standin.Kube, flags: dict[str, Any], operator: tigera_operator.Operator, tick: int) -> None:
-    """One pass of the controllers (the less urgent ones every fifth pass)."""
-    steps = [approve_csrs, lambda k: sign_csrs(k, flags)]
+    """One pass of the other controllers (the less urgent ones every fifth pass)."""
+    steps: list[Any] = []
     if tick % 5 == 0:
-        steps += [bootstrap_signer, token_cleaner, lambda k: namespace_defaults(k, flags),
+        steps += [token_cleaner, lambda k: namespace_defaults(k, flags),
                   lambda k: node_lifecycle(k, duration(flags.get("node-monitor-grace-period"), 50.0))]
     for step in steps:
         try:
@@ -386,6 +416,8 @@ def main(argv: list[str]) -> int:
     election: standin.LeaderElection | None = None
     operator: tigera_operator.Operator | None = None
     tick = 0
+    leading = threading.Event()
+    threading.Thread(target=fast_controllers, args=(Path(flags["kubeconfig"]), flags, leading), daemon=True).start()
     while True:
         try:
             if kube is None:
@@ -394,9 +426,13 @@ def main(argv: list[str]) -> int:
                 operator = tigera_operator.Operator(kube)
             assert election is not None and operator is not None
             if not flags.get("leader-elect", True) or election.try_acquire():
+                leading.set()
                 reconcile(kube, flags, operator, tick)
                 tick += 1
+            else:
+                leading.clear()
         except Fail as exc:
+            leading.clear()
             log(f"E0000 {exc}")
         time.sleep(1)
 

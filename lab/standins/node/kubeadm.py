@@ -2379,6 +2379,9 @@ def wait_http(url: str, timeout: float) -> tuple[bool, float, str]:
 
 
 KUBELET_HEALTHZ = "http://127.0.0.1:10248/healthz"  # constants.KubeletHealthzPort
+TLS_BOOTSTRAP_RETRY = 1.0  # constants.TLSBootstrapRetryInterval (cmd/kubeadm/app/constants/constants.go)
+# constants.DiscoveryRetryInterval: discovery/token fetchKubeConfigWithTimeout polls cluster-info at once, then this often
+DISCOVERY_RETRY = 5.0
 # controlplane/manifests.go probes: kube-controller-manager :10257/healthz, kube-scheduler :10259/livez
 COMPONENT_HEALTH = {"kube-controller-manager": "https://127.0.0.1:10257/healthz",
                     "kube-scheduler": "https://127.0.0.1:10259/livez"}
@@ -2792,6 +2795,7 @@ class Workflow:
         """Run one phase: errors become `error execution phase <name>: ...`."""
         if self.skipped(name):
             return
+        standin.log_line(f"kubeadm: phase {name}")  # the lab's record of where a run's time goes (timestamped)
         try:
             action()
         except PhaseError:
@@ -3016,7 +3020,7 @@ def discover(cfg: JoinCfg) -> tuple[bytes, str]:
             error = str(exc)
         if time.monotonic() > deadline:
             raise Fail(f"couldn't validate the identity of the API Server: {error}")
-        time.sleep(1)  # constants.DiscoveryRetryInterval is 5s; the lab retries faster
+        time.sleep(DISCOVERY_RETRY)
     content = info["data"]["kubeconfig"]
     if not jws_valid(info["data"][f"jws-kubeconfig-{tid}"], content, tid, secret):
         raise Fail("couldn't validate the identity of the API Server: failed to verify JWS signature of received "
@@ -3249,10 +3253,11 @@ def cmd_join(flags: dict[str, Any], args: list[str], given: list[str], probe: Pr
         say("[kubelet-start] Waiting for the kubelet to perform the TLS Bootstrap")
         deadline = time.monotonic() + cfg.timeouts["tlsBootstrap"]
         conf = host(f"{KDIR}/kubelet.conf")
+        # waitForTLSBootstrappedClient: wait.PollUntilContextTimeout(TLSBootstrapRetryInterval (1 s), immediate)
         while not (conf.exists() and _parses(conf)):
             if time.monotonic() > deadline:
                 raise Fail("TLS Bootstrap timed out: timed out waiting for the condition")
-            time.sleep(0.5)
+            time.sleep(TLS_BOOTSTRAP_RETRY)
         host(f"{KDIR}/bootstrap-kubelet.conf").unlink(missing_ok=True)
 
     def check_etcd() -> None:

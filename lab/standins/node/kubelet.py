@@ -59,6 +59,15 @@ CNI_DIR = Path(os.environ.get("K8S_STANDIN_CNI_DIR", "/etc/cni/net.d"))
 DEFAULT_RUNTIME = "unix:///run/containerd/containerd.sock"
 NOT_READY = ("container runtime network not ready: NetworkReady=false reason:NetworkPluginNotReady message:Network "
              "plugin returns error: cni plugin not initialized")
+# client-go util/certificate/csr/csr.go WaitForCertificate watches the CSR (LIST + WATCH on metadata.name): the real
+# kubelet sees its certificate as soon as it is signed. The API server stand-in has no watch: polled this often.
+CSR_POLL = 0.5
+# KubeletConfiguration defaults (kubernetes/kubelet config/v1beta1/types.go; pkg/kubelet/apis/config/v1beta1/defaults.go):
+# nodeStatusUpdateFrequency 10s (status computed, Lease renewed: nodeLeaseDurationSeconds 40 x 0.25), and
+# nodeStatusReportFrequency 5m: an unchanged status is posted only that often (pkg/kubelet/kubelet_node_status.go
+# tryUpdateNodeStatus, nodeStatusHasChanged ignores heartbeat times).
+STATUS_UPDATE = 10.0
+STATUS_REPORT = 300.0
 # static pod image -> what the stand-in runs (binary, or a stand-in script beside this file); `-B`: no byte-code
 # cache beside the package's files (lab/standins/build.py PYCLEAN says why)
 PROGRAMS = {"etcd": ["/usr/bin/etcd"], "kube-apiserver": [sys.executable, "-B", str(HERE / "apiserver.py")],
@@ -301,6 +310,7 @@ class StaticPods:
         self.path = path
         self.runner = runner
         self.pods: dict[str, tuple[dict[str, Any], str]] = {}  # name -> (pod, hash)
+        self.parsed: dict[str, Any] = {}  # content hash -> its parsed manifest (re-read every second, parsed once)
 
     def read(self) -> dict[str, tuple[dict[str, Any], str]]:
         """name -> (pod, content hash) of every manifest (files starting with '.' ignored, like the kubelet)."""
@@ -312,14 +322,16 @@ class StaticPods:
                 continue
             try:
                 text = file.read_text()
-                pod = yaml.safe_load(text)
+                digest = hashlib.sha256(text.encode()).hexdigest()[:32]
+                pod = self.parsed[digest] if digest in self.parsed else yaml.safe_load(text)
             except (OSError, yaml.YAMLError) as exc:
                 log(f'E0000 file.go] "Could not process manifest file" err="{exc}" path="{file}"')
                 continue
             if not isinstance(pod, dict) or pod.get("kind") != "Pod":
                 log(f'E0000 file.go] "Could not process manifest file" path="{file}" err="not a Pod"')
                 continue
-            out[pod["metadata"]["name"]] = (pod, hashlib.sha256(text.encode()).hexdigest()[:32])
+            out[pod["metadata"]["name"]] = (pod, digest)
+        self.parsed = {digest: pod for pod, digest in out.values()}
         return out
 
     def sync(self) -> None:
@@ -392,7 +404,7 @@ def bootstrap(flags: dict[str, Any], name: str) -> Path | None:
             csr = kube.request("GET", path)
         except Fail as exc:
             log(f"E0000 waiting for the CSR: {exc}")
-            time.sleep(1)
+            time.sleep(CSR_POLL)
             continue
         status = csr.get("status") or {}
         if any(c.get("type") == "Denied" for c in status.get("conditions") or []):
@@ -400,7 +412,7 @@ def bootstrap(flags: dict[str, Any], name: str) -> Path | None:
                 f"{csr['metadata']['name']} is denied")
         if status.get("certificate"):
             break
-        time.sleep(1)
+        time.sleep(CSR_POLL)
     stamp = time.strftime("%Y-%m-%d-%H-%M-%S")
     pem = pki / f"kubelet-client-{stamp}.pem"
     pem.write_bytes(base64.b64decode(status["certificate"]) + key.read_bytes())
@@ -434,6 +446,17 @@ def taints(flags: dict[str, Any], config: dict[str, Any]) -> list[dict[str, Any]
     return out
 
 
+def status_changed(old: dict[str, Any], new: dict[str, Any]) -> bool:
+    """nodeStatusHasChanged (pkg/kubelet/kubelet_node_status.go): whether posting NEW would change the Node's status
+    OLD, the conditions' heartbeat and transition times aside."""
+    def conditions(status: dict[str, Any]) -> list[dict[str, Any]]:
+        return sorted(({k: v for k, v in c.items() if k not in ("lastHeartbeatTime", "lastTransitionTime")}
+                       for c in status.get("conditions") or []), key=lambda c: str(c.get("type")))
+    if conditions(old) != conditions(new):
+        return True
+    return any(old.get(key) != value for key, value in new.items() if key != "conditions")
+
+
 def network_ready() -> bool:
     """Whether a CNI network config exists (containerd's NetworkReady: a config loaded from conf_dir)."""
     return CNI_DIR.is_dir() and any(p.suffix in (".conf", ".conflist", ".json") for p in CNI_DIR.iterdir())
@@ -452,6 +475,7 @@ class Node:
         self.kube: standin.Kube | None = None
         self.registered = False
         self.uid = ""
+        self.reported = float("-inf")  # when the status was last posted (time.monotonic)
 
     def node_object(self) -> dict[str, Any]:
         """The Node the kubelet registers (pkg/kubelet/kubelet_node_status.go initialNode)."""
@@ -510,11 +534,15 @@ class Node:
         self.registered = True
 
     def heartbeat(self) -> None:
-        """Node status and the kube-node-lease Lease (every 10 s, nodeStatusUpdateFrequency)."""
+        """Node status and the kube-node-lease Lease (every nodeStatusUpdateFrequency): the status is posted when it
+        changed from the Node's (heartbeat times aside) or nodeStatusReportFrequency passed since the last post."""
         assert self.kube is not None
-        patch = {"status": self.status()}
-        self.kube.request("PATCH", f"/api/v1/nodes/{self.name}/status", json.dumps(patch).encode(),
-                          content_type="application/merge-patch+json")
+        status = self.status()
+        original = self.kube.get(f"/api/v1/nodes/{self.name}") or {}
+        if status_changed(original.get("status") or {}, status) or time.monotonic() - self.reported >= STATUS_REPORT:
+            self.kube.request("PATCH", f"/api/v1/nodes/{self.name}/status", json.dumps({"status": status}).encode(),
+                              content_type="application/merge-patch+json")
+            self.reported = time.monotonic()
         lease_path = standin.api_path("coordination.k8s.io", "v1", "leases", "kube-node-lease", self.name)
         now = time.time()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now * 1e6) % 1000000:06d}Z"
@@ -631,7 +659,7 @@ class Node:
                     self.kube = standin.Kube(conf, user_agent="kubelet")
                 if not self.registered:
                     self.register()
-                if time.time() - last_beat >= 10:
+                if time.time() - last_beat >= STATUS_UPDATE:
                     self.heartbeat()
                     last_beat = time.time()
                 self.mirror()

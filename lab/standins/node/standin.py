@@ -73,7 +73,8 @@ def log_line(text: str) -> None:
     """Append a free-form line to the node's stand-in log."""
     try:
         with LOG.open("a") as fh:
-            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {text}\n")
+            now = time.time()
+            fh.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S', time.localtime(now))}.{int(now * 1000) % 1000:03d} {text}\n")
     except OSError:
         pass
 
