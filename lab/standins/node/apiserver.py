@@ -587,15 +587,36 @@ def merge_write(res: Resource, old: dict[str, Any], obj: dict[str, Any], sub: st
 
 def patch(api: Api, res: Resource, ns: str | None, name: str, sub: str | None, body: bytes, ctype: str,
           who: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
-    """PATCH: JSON merge, strategic merge, JSON patch or server-side apply."""
+    """PATCH: JSON merge, strategic merge, JSON patch or server-side apply.
+
+    A write that meets a newer version of the object is retried on the latest one, as the real server's
+    GuaranteedUpdate does (staging/src/k8s.io/apiserver/pkg/endpoints/handlers/patch.go, at most
+    maxRetryWhenPatchConflicts = 5); a patch that names a resourceVersion is a precondition: 409 Conflict.
+    """
     ctype = ctype.split(";")[0].strip()
     if ctype == "application/apply-patch+yaml":
         return apply(api, res, ns, name, body, who, query)
-    old = api.must_get(res, ns, name)
     try:
         doc = json.loads(body)
     except ValueError as exc:
         raise Invalid(400, "BadRequest", f"error decoding patch: {exc}") from None
+    pinned = isinstance(doc, dict) and bool((doc.get("metadata") or {}).get("resourceVersion"))
+    for attempt in range(PATCH_CONFLICT_RETRIES + 1):
+        try:
+            return _patch_once(api, res, ns, name, sub, doc, ctype, who, query)
+        except Invalid as exc:
+            if exc.code != 409 or exc.reason != "Conflict" or pinned or attempt == PATCH_CONFLICT_RETRIES:
+                raise
+    raise AssertionError("unreachable")
+
+
+PATCH_CONFLICT_RETRIES = 5  # patch.go maxRetryWhenPatchConflicts
+
+
+def _patch_once(api: Api, res: Resource, ns: str | None, name: str, sub: str | None, doc: Any, ctype: str,
+                who: dict[str, Any], query: dict[str, str]) -> tuple[int, Any]:
+    """One PATCH attempt on the object as stored now."""
+    old = api.must_get(res, ns, name)
     if ctype == "application/merge-patch+json":
         new = ao.merge_patch(old, doc)
     elif ctype == "application/strategic-merge-patch+json":
@@ -611,7 +632,7 @@ def patch(api: Api, res: Resource, ns: str | None, name: str, sub: str | None, b
                                                    f"media types include: application/json-patch+json, "
                                                    f"application/merge-patch+json, application/apply-patch+yaml, "
                                                    f"application/strategic-merge-patch+json (got {ctype})")
-    new.setdefault("metadata", {})["resourceVersion"] = old["metadata"]["resourceVersion"]
+    new.setdefault("metadata", {}).setdefault("resourceVersion", old["metadata"]["resourceVersion"])
     return 200, update(api, res, ns, name, sub, new, who, query, old)
 
 
