@@ -2,26 +2,17 @@
 
 from __future__ import annotations
 
-import importlib
 import json
-import sys
-from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 
-NODE = Path(__file__).resolve().parents[2] / "lab" / "standins" / "node"
+from tests.lab.test_standin_timing import mod  # noqa: F401  (the stand-in modules imported from the source tree)
 
 
 @pytest.fixture()
-def apiserver(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    sys.path.insert(0, str(NODE))
-    try:
-        standin = importlib.import_module("standin")
-        monkeypatch.setattr(standin, "LOG", tmp_path / "standin.log")
-        yield importlib.import_module("apiserver")
-    finally:
-        sys.path.remove(str(NODE))
+def apiserver(mod: Any) -> Any:  # noqa: F811
+    return mod("apiserver")
 
 
 class Racing:
