@@ -63,7 +63,7 @@ MIRROR_HOSTS = "/etc/containerd/certs.d/{registry}/hosts.toml"
 # The Debian containerd and runc packages are watched so that a distribution containerd is found and replaced.
 OWNS = Owned(
     files=(CONFIG, UNIT, CRICTL, MIRROR_HOSTS.replace("{registry}", "*")),
-    packages=("conntrack", "containerd", "runc"),
+    packages=("containerd", "runc"),
     services=("containerd",),
 )
 
@@ -165,7 +165,6 @@ def steps(
             return {}
         return {"_if": lambda: (go is None or go()) and (extra is None or extra())}
 
-    ops.on(here, ops.packages, name=f"{label}conntrack installed", wanted={"conntrack": None}, **when())
     distro = ops.on(
         here,
         ops.distro_package_removed,

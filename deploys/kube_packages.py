@@ -83,6 +83,7 @@ def install(cluster: Cluster) -> None:
         },
         hold=True,
         sources_changed=[key, source],
+        source=SOURCE,
     )
     ops.file(
         name="kubelet uses the node IP",

@@ -341,6 +341,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         wanted={"kubeadm": target.kube_package_version},
         hold=True,
         sources_changed=[key, source],
+        source=kube_packages.SOURCE,
         _if=_still_going,
     )
     if first_apply:
@@ -368,6 +369,7 @@ def _node_steps(cluster: Cluster, step: Step, batch: tuple[Node, ...], first_app
         },
         hold=True,
         sources_changed=[key, source],
+        source=kube_packages.SOURCE,
         _if=_still_going,
     )
     config = ops.on(

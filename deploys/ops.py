@@ -58,19 +58,32 @@ def changed(results: Sequence[OperationMeta]) -> bool:
     return _executing() and any(r.is_complete() and r.did_change() for r in results)
 
 
+def source_only(source: str) -> str:
+    """apt-get update's options that refresh one sources.list file and keep every other list as it is.
+
+    apt.conf(5): Dir::Etc::SourceList is the main list, Dir::Etc::SourceParts the fragment folder
+    ("-" none); APT::Get::List-Cleanup=0 keeps the lists of the sources left out (apt-get(8)).
+    """
+    return f"-o Dir::Etc::SourceList={q(source)} -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0"
+
+
 @operation()
 def packages(
     wanted: Mapping[str, str | None],
     hold: bool = False,
     sources_changed: Sequence[OperationMeta] = (),
+    source: str | None = None,
 ) -> Iterator[StringCommand | str]:
     """Ensure the packages are installed (at the given versions, None = any), held if asked.
 
     The package lists are updated at most once per run, and again only when one of
-    `sources_changed` (operations writing package sources) changed something.
+    `sources_changed` (operations writing package sources) changed something: then, when
+    the run has updated the other lists already, only SOURCE's (a sources.list.d file).
     """
     state = node_state(host)
+    only = None
     if changed(sources_changed):
+        only = source if state.apt_updated else None
         state.apt_updated = False
     missing = [name for name, version in wanted.items() if not state.installed(name, version)]
     if state.dpkg_interrupted:  # an earlier run was killed during an install, which may still run
@@ -82,7 +95,7 @@ def packages(
             state.dpkg_interrupted = False
     if missing:
         if not state.apt_updated:
-            yield f"{APT_GET} update"
+            yield f"{APT_GET} update" + (f" {source_only(only)}" if only else "")
             if _executing():
                 state.apt_updated = True
         specs = [f"{name}={wanted[name]}" if wanted[name] else name for name in missing]

@@ -18,7 +18,11 @@ DEFAULTS = schema.defaults(KEYS)
 SUPPORTED_OS = ("debian 12", "debian 13", "ubuntu 22.04", "ubuntu 24.04")
 MODULES_LOAD = "/etc/modules-load.d/kubernetes.conf"
 SYSCTL_CONF = "/etc/sysctl.d/99-kubernetes.conf"
-OWNS = Owned(files=(MODULES_LOAD, SYSCTL_CONF), packages=("curl", "ca-certificates"))
+# Host tools from the distribution, installed by one apt run: curl and ca-certificates fetch the
+# package keys and archives; conntrack is the host tool kube-proxy and operators clear flows with
+# (kubeadm's preflight asked for it below 1.32; the Kubernetes packages no longer pull it in).
+HOST_TOOLS = ("curl", "ca-certificates", "conntrack")
+OWNS = Owned(files=(MODULES_LOAD, SYSCTL_CONF), packages=HOST_TOOLS)
 
 
 @deploy("OS preparation", data_defaults=DEFAULTS)
@@ -47,8 +51,8 @@ def prepare(cluster: Cluster) -> None:
         config=[sysctl_file],
     )
     ops.packages(
-        name="Tools to fetch package keys",
-        wanted={"curl": None, "ca-certificates": None},
+        name="Host tools: curl, ca-certificates, conntrack",
+        wanted=dict.fromkeys(HOST_TOOLS),
     )
 
 

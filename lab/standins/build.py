@@ -108,7 +108,7 @@ class Package:
 
 
 # python3-cryptography, python3-nacl: AES-GCM for the kubeadm-certs Secret, aescbc/aesgcm/secretbox at rest.
-STANDIN_NEEDS = ("python3", "python3-yaml", "python3-cryptography", "python3-nacl", "openssl")
+STANDIN_NEEDS = config.STANDIN_RUNTIME  # the stand-ins' interpreter and modules (in the lab's node image)
 PACKAGES = (
     Package("kubelet", "kubelet", "net", "Node agent for Kubernetes clusters",
             ("iptables (>= 1.4.21)", "kubernetes-cni (>= 1.2.0)", "mount", "util-linux", *STANDIN_NEEDS, "iproute2"),

@@ -59,3 +59,19 @@ def test_preflight_needs_installed(test_plan: plan.Plan, package: str) -> None:
     """kubeadm's preflight wants conntrack (below 1.32) and crictl; kubelet/kubeadm no longer pull them in."""
     for host in ("k8s-test-cp0", "k8s-test-worker0"):
         assert any(" install -y " in c and f" {package}" in c for c in test_plan.commands(host)), host
+
+
+def test_a_fresh_node_updates_its_lists_once(test_plan: plan.Plan) -> None:
+    """A fresh node's run updates every list once; the Kubernetes repository, added after, alone; two installs."""
+    for host in ("k8s-test-cp0", "k8s-test-worker0"):
+        apt = [c for c in test_plan.commands(host) if "apt-get" in c and (" update" in c or " install " in c)]
+        updates = [c for c in apt if " update" in c]
+        assert updates[0].endswith(" update"), updates  # every source
+        assert updates[1].endswith(
+            " update -o Dir::Etc::SourceList=/etc/apt/sources.list.d/kubernetes.list"
+            " -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0"
+        ), updates
+        assert len(updates) == 2
+        installs = [c for c in apt if " install " in c]
+        assert installs[0].endswith(" curl ca-certificates conntrack") and " kubelet=" in installs[1], installs
+        assert apt.index(updates[1]) == apt.index(installs[1]) - 1

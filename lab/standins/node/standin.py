@@ -300,7 +300,14 @@ class Https:
                     if attempt == 2 or not isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError,
                                                             ConnectionResetError)):
                         break
+        if isinstance(last, (ssl.SSLEOFError, http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+                             http.client.IncompleteRead)):
+            raise ProbableEOF(str(last))
         raise OSError(str(last))
+
+
+class ProbableEOF(OSError):
+    """The connection ended under a request: apimachinery util/net IsProbableEOF (EOF, connection reset)."""
 
 
 # ---------------------------------------------------------------- etcd v3 JSON gateway
@@ -404,6 +411,9 @@ class Etcd:
 
 # ---------------------------------------------------------------- Kubernetes API client
 
+GET_RETRIES = 10  # client-go rest.Request maxRetries (request.go, kubernetes v1.35-v1.37 staging/src/k8s.io/client-go)
+
+
 class Kube:
     """A client of the (stand-in) API server configured from a kubeconfig, like client-go's."""
 
@@ -458,10 +468,21 @@ class Kube:
             headers["Content-Type"] = content_type
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
-        try:
-            status, raw, _ = self.http.send(method, path, data, headers)
-        except OSError as exc:
-            raise Fail(f'Get "{self.server}{path}": {exc}') from None
+        attempt = 0
+        while True:
+            try:
+                status, raw, _ = self.http.send(method, path, data, headers)
+                break
+            except ProbableEOF as exc:
+                # client-go rest/request.go: a GET whose connection was reset or ended (IsProbableEOF) is
+                # retried, 1 s apart (with_retry.go retryAfterResponse "Retry-After: 1"), up to 10 times
+                # (maxRetries); other verbs are not (not idempotent).
+                attempt += 1
+                if method != "GET" or attempt > GET_RETRIES:
+                    raise Fail(f'Get "{self.server}{path}": {exc}') from None
+                time.sleep(1)
+            except OSError as exc:
+                raise Fail(f'Get "{self.server}{path}": {exc}') from None
         try:
             answer = json.loads(raw) if raw else None
         except ValueError:
