@@ -68,7 +68,7 @@ def kubeadm_etcd() -> str:
 
 def recipe_hash(os_name: str) -> str:
     """A digest of everything that shapes the base of os_name, so a change rebuilds it."""
-    blob = json.dumps([RECIPE_VERSION, os_name, config.OS_SUITES[os_name], config.BASE_INCLUDE,
+    blob = json.dumps([RECIPE_VERSION, os_name, config.OS_SUITES[os_name], config.BASE_INCLUDE, config.STANDIN_RUNTIME,
                        config.MIRROR_PACKAGES, config.ARTIFACT_SUITES, CGROUP_RW_UNIT, DPKG_TUNING,
                        DPKG_NODOC, APT_TUNING, MASKED_UNITS, MASKED_SYSCTL_FILES])
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
@@ -157,6 +157,8 @@ def download_closure(root: Path, repo: Path) -> None:
     shutil.copy("/etc/resolv.conf", resolv)
     log("downloading the node package closure")
     run(["chroot", str(root), "apt-get", "update", "-q"])
+    log("the stand-ins' runtime into the base: " + " ".join(config.STANDIN_RUNTIME))
+    run(["chroot", str(root), "apt-get", "install", "-y", "-q", "--no-install-recommends", *config.STANDIN_RUNTIME])
     run(["chroot", str(root), "apt-get", "install", "-y", "-q", "--download-only", *config.MIRROR_PACKAGES])
     shutil.rmtree(repo, ignore_errors=True)
     (repo / "pool").mkdir(parents=True)

@@ -12,12 +12,16 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any, Callable
 
+from deploys import speed
 from lab import base, cgroups, config, core, state
 from lab.run import log
 
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = config.DEPLOY
+BARE = [config.PYINFRA, "-y", "inventories/lab.py", "exec", "--", "true"]  # pyinfra alone: connect, one command per host
+SPEED_ENV = speed.ENABLE  # the controller caches' switch
 COMMAND_RE = re.compile(r"Running command on ([^:\s]+):")
 OPERATION_RE = re.compile(r"--> Starting operation: (.*)")
 RATIO_FLOOR = 2.0  # issue 14: no-op at 3+50 at most twice the no-op at 3+3
@@ -26,18 +30,19 @@ NOOP_RUNS = 2  # the no-op is timed this many times; the fastest counts (the mac
 CPU: list[float] = []  # CPU seconds of each deploy run (pyinfra and its ProxyCommand processes), in order
 
 
-def deploy(extra: list[str] | None = None) -> tuple[float, str]:
-    """Run the deploy into the lab; return (seconds, combined output). Raise on failure."""
-    took, out, _ = timed_deploy(extra)
+def deploy(extra: list[str] | None = None, env: dict[str, str] | None = None) -> tuple[float, str]:
+    """Run the deploy into the lab (ENV added to the environment); return (seconds, combined output). Raise on failure."""
+    took, out, _ = timed_deploy(extra, env)
     return took, out
 
 
-def timed_deploy(extra: list[str] | None = None) -> tuple[float, str, list[tuple[str, float]]]:
-    """Run the deploy, stamping each operation's start as pyinfra prints it: (seconds, output, [(operation, s)])."""
-    argv = DEPLOY + (extra or [])
+def timed_deploy(extra: list[str] | None = None, env: dict[str, str] | None = None,
+                 argv: list[str] | None = None) -> tuple[float, str, list[tuple[str, float]]]:
+    """Run the deploy (or ARGV), stamping each operation's start as pyinfra prints it: (seconds, output, [(operation, s)])."""
+    argv = (argv or DEPLOY) + (extra or [])
     start, before = time.monotonic(), resource.getrusage(resource.RUSAGE_CHILDREN)
     proc = subprocess.Popen(argv, cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                            env={**os.environ, "PYTHONUNBUFFERED": "1"})  # lines as they are printed
+                            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})  # lines as they are printed
     assert proc.stdout is not None
     lines, starts = [], []
     for line in proc.stdout:
@@ -122,19 +127,30 @@ def background_load(seconds: float = 5.0) -> float:
     return (busy_seconds() - before) / seconds
 
 
-def noop(extra: list[str] | None = None) -> tuple[float, str, dict[str, int]]:
-    """The no-op re-run: fastest of NOOP_RUNS timed runs, its totals, then SSH commands per host (--debug)."""
-    idle = background_load()
+def fastest(run: Callable[[], tuple[float, str]]) -> tuple[float, str, float, float]:
+    """The fastest of NOOP_RUNS runs: (seconds, output, controller CPU, machine CPU)."""
     runs = []
     for _ in range(NOOP_RUNS):
         busy = busy_seconds()
-        took, out = deploy(extra)
+        took, out = run()
         runs.append((took, out, CPU[-1] if CPU else float("nan"), busy_seconds() - busy))
-    took, out, cpu, machine = min(runs, key=lambda r: r[0])
+    return min(runs, key=lambda r: r[0])
+
+
+def noop(extra: list[str] | None = None) -> dict[str, Any]:
+    """The no-op re-run: fastest of NOOP_RUNS timed runs, its totals, then SSH commands per host (--debug); the same
+    with the controller caches (KUBEADM_PYINFRA_SPEED=1); and pyinfra's own floor here: `exec -- true` on every host."""
+    idle = background_load()
+    took, out, cpu, machine = fastest(lambda: deploy(extra))
     _, debug = deploy((extra or []) + ["--debug"])
     log(f"bench: no-op {took:.1f} s: controller CPU {cpu:.1f} s (pyinfra and its proxy processes), machine CPU "
         f"{machine:.1f} s; before it, with no deploy running, {idle:.2f} cores busy")
-    return took, changes(out), commands_per_host(debug)
+    cached, _, cached_cpu, _ = fastest(lambda: deploy(extra, {SPEED_ENV: "1"}))
+    bare, _, bare_cpu, bare_machine = fastest(lambda: timed_deploy(extra, argv=BARE)[:2])
+    log(f"bench: no-op with the controller caches {cached:.1f} s (controller CPU {cached_cpu:.1f} s); pyinfra's own floor "
+        f"(`exec -- true`) {bare:.1f} s (controller CPU {bare_cpu:.1f} s, machine CPU {bare_machine:.1f} s)")
+    return {"noop": took, "noop_totals": changes(out), "ssh": commands_per_host(debug), "noop_cached": cached,
+            "bare": bare, "idle_cores": idle}
 
 
 def node_usage() -> str:
@@ -167,12 +183,13 @@ def topology_run(topology: str, os_name: str, keep: bool = False) -> dict[str, o
     timings = core.up(topology, os_name=os_name)
     first, _ = deploy()
     log(f"bench [{topology}]: up {timings['up']:.1f} s, first converge {first:.1f} s")
-    took, totals, ssh = noop()
+    figures = noop()
     usage = node_usage()
-    log(f"bench [{topology}]: no-op {took:.1f} s ({totals}); SSH commands per host {sorted(set(ssh.values()))}; {usage}")
+    log(f"bench [{topology}]: no-op {figures['noop']:.1f} s ({figures['noop_totals']}); SSH commands per host "
+        f"{sorted(set(figures['ssh'].values()))}; {usage}")
     if not keep:
         core.down()
-    return {"up": timings["up"], "first": first, "noop": took, "noop_totals": totals, "ssh": ssh, "usage": usage}
+    return {"up": timings["up"], "first": first, **figures, "usage": usage}
 
 
 STANDIN_LOG = "var/log/k8s-standin.log"  # each stand-in's timestamped calls, phases and TLS bootstrap steps
@@ -202,9 +219,10 @@ def scale_run(workers: int, os_name: str) -> dict[str, object]:
     log(f"bench [3+{workers}]: grown in {grow['up']:.1f} s; {limits_line()}")
     took_converge, runs = converge()
     log(f"bench [3+{workers}]: converge {took_converge:.1f} s in {runs} run(s)")
-    took, totals, ssh = noop()
+    figures = noop()
     usage = node_usage()
-    log(f"bench [3+{workers}]: no-op {took:.1f} s ({totals}); SSH commands per host {sorted(set(ssh.values()))}; {usage}")
+    log(f"bench [3+{workers}]: no-op {figures['noop']:.1f} s ({figures['noop_totals']}); SSH commands per host "
+        f"{sorted(set(figures['ssh'].values()))}; {usage}")
     core.up("3+3", workers=workers + 1, os_name=os_name)
     added = state.node_name("workers", workers + 1)
     since = time.strftime("%Y-%m-%dT%H:%M:%S")
@@ -217,7 +235,7 @@ def scale_run(workers: int, os_name: str) -> dict[str, object]:
     after, _ = deploy()  # the others untouched: a no-op again
     log(f"bench [3+{workers}]: the whole cluster's run after it {after:.1f} s")
     core.down()
-    return {"up": grow["up"], "first": took_converge, "runs": runs, "noop": took, "noop_totals": totals, "ssh": ssh, "usage": usage,
+    return {"up": grow["up"], "first": took_converge, "runs": runs, **figures, "usage": usage,
             "add": add, "add_totals": changes(out), "add_steps": sorted(steps, key=lambda s: -s[1])[:8],
             "added": added, "after_add": after}
 
@@ -253,6 +271,15 @@ def main(topologies: list[str], cold: bool = True, os_name: str = config.DEFAULT
         add = float(big["add"])  # type: ignore[arg-type]
         print(f"no-op re-run 3+3 {small['noop']:.1f} s, 3+{scale} {big['noop']:.1f} s: ratio {ratio:.2f} "
               f"(floor <= {RATIO_FLOOR}: {'ok' if ratio <= RATIO_FLOOR else 'NOT MET'})")
+        cached = float(big["noop_cached"]) / float(small["noop_cached"])  # type: ignore[arg-type]
+        print(f"  with the controller caches ({SPEED_ENV}=1): 3+3 {small['noop_cached']:.1f} s, "
+              f"3+{scale} {big['noop_cached']:.1f} s: ratio {cached:.2f}")
+        bound = float(big["bare"]) / float(small["noop"])  # type: ignore[arg-type]
+        print(f"  pyinfra's own floor on this machine (`pyinfra exec -- true`: one connection and one command per "
+              f"host, nothing planned): 3+3 {small['bare']:.1f} s, 3+{scale} {big['bare']:.1f} s, that is "
+              f"{bound:.2f} x the 3+3 no-op{' (above the floor: no deploy that looks at every host can meet it here)' if bound > RATIO_FLOOR else ''}")
+        print(f"  the lab itself, with no deploy running: 3+3 {small['idle_cores']:.2f} cores busy, "
+              f"3+{scale} {big['idle_cores']:.2f} of {os.cpu_count()}")
         print(f"one worker ({big['added']}) added to the 3+{scale} cluster with --limit: {add:.1f} s "
               f"(floor < {ADD_FLOOR:.0f} s: {'ok' if add < ADD_FLOOR else 'NOT MET'}); {big['add_totals']}")
         print("  slowest steps of that run: " + "; ".join(f"{name} {s:.1f} s" for name, s in big["add_steps"]))  # type: ignore[union-attr]

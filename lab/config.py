@@ -49,10 +49,11 @@ MIRROR_PACKAGES = (
 # The stand-ins' own runtime (lab/standins/build.py STANDIN_NEEDS) is in the node image: the real
 # kubelet, kubeadm, kubectl and crictl are static Go binaries whose packages pull none of it, so a
 # deploy on a lab node installs what it installs on a real host (iptables, iproute2, the CNI plugins).
-STANDIN_RUNTIME = ("python3", "python3-yaml", "python3-cryptography", "python3-nacl", "openssl")
+STANDIN_RUNTIME = (  # installed by lab/base.py after debootstrap (its --include cannot configure them)
+   "python3", "python3-yaml", "python3-cryptography", "python3-nacl", "openssl")
 BASE_INCLUDE = (
     "systemd", "systemd-sysv", "openssh-server", "iproute2", "dbus",
-    "ca-certificates", "iputils-ping", "procps", "netcat-openbsd", "sudo", "less", "kmod", *STANDIN_RUNTIME,
+    "ca-certificates", "iputils-ping", "procps", "netcat-openbsd", "sudo", "less", "kmod", "python3",
 )
 
 

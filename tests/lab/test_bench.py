@@ -36,6 +36,7 @@ def test_ssh_commands_counted_per_host() -> None:
 
 def fake_result(noop: float, add: float = 0.0) -> dict[str, object]:
     return {"up": 1.0, "first": 2.0, "noop": noop, "noop_totals": "Grand total 6 - - 300", "ssh": {"lab-cp1": 1},
+            "noop_cached": noop * 0.8, "bare": noop / 2, "idle_cores": 0.5,
             "usage": "instances 10", "add": add, "add_totals": "Grand total 1 40 - 5",
             "add_steps": [("Join | Worker joins", 4.0)], "added": "lab-w51", "after_add": 6.0}
 
@@ -44,6 +45,7 @@ def fake_result(noop: float, add: float = 0.0) -> dict[str, object]:
     (3.0, 5.4, 12.0, 0, ("ratio 1.80 (floor <= 2.0: ok)", "12.0 s (floor < 15 s: ok)")),
     (3.0, 6.3, 12.0, 1, ("ratio 2.10 (floor <= 2.0: NOT MET)", "(floor < 15 s: ok)")),
     (3.0, 5.0, 15.0, 1, ("(floor <= 2.0: ok)", "15.0 s (floor < 15 s: NOT MET)")),
+    (1.4, 10.6, 9.5, 1, ("ratio 7.57 (floor <= 2.0: NOT MET)", "9.5 s (floor < 15 s: ok)")),
 ])
 def test_scale_figures_and_floors(small: float, big: float, add: float, code: int, verdicts: tuple[str, str],
                                   monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
@@ -59,6 +61,10 @@ def test_scale_figures_and_floors(small: float, big: float, add: float, code: in
     assert all(v in out for v in verdicts)
     assert "one worker (lab-w51) added to the 3+50 cluster with --limit" in out
     assert "[3+50] SSH commands per host on the no-op re-run: 1 on 1 host(s)" in out
+    assert f"with the controller caches (KUBEADM_PYINFRA_SPEED=1): 3+3 {small * 0.8:.1f} s" in out
+    bound = big / 2 / small
+    assert f"3+50 {big / 2:.1f} s, that is {bound:.2f} x the 3+3 no-op" in out
+    assert ("no deploy that looks at every host can meet it here" in out) == (bound > 2.0)
 
 
 def test_a_failed_run_keeps_its_output_and_shows_why(monkeypatch: pytest.MonkeyPatch, tmp_path, capsys) -> None:
@@ -120,3 +126,21 @@ def test_machine_load_is_read_in_cores() -> None:
 
     assert 0 < bench.busy_seconds()
     assert 0 <= bench.background_load(0.3) <= (os.cpu_count() or 1) + 0.5
+
+
+def test_the_no_op_figures_include_the_caches_and_pyinfras_floor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """noop(): the deploy as is, with KUBEADM_PYINFRA_SPEED=1, and `pyinfra exec -- true`, each the fastest of its runs."""
+    seen: list[tuple[list[str], dict[str, str]]] = []
+
+    def fake(extra: object = None, env: dict[str, str] | None = None, argv: list[str] | None = None) -> tuple:
+        seen.append((argv or bench.DEPLOY, env or {}))
+        took = {0: 3.0, 1: 2.0, 2: 9.9}[len(seen) - 1] if len(seen) <= 3 else 5.0
+        return took, "    Grand total  6 - - 300\n", []
+
+    monkeypatch.setattr(bench, "timed_deploy", fake)
+    monkeypatch.setattr(bench, "background_load", lambda seconds=5.0: 0.25)
+    figures = bench.noop()
+    assert figures["noop"] == 2.0 and figures["idle_cores"] == 0.25
+    assert figures["noop_cached"] == 5.0 and figures["bare"] == 5.0
+    assert [env for _, env in seen] == [{}, {}, {}, {"KUBEADM_PYINFRA_SPEED": "1"}, {"KUBEADM_PYINFRA_SPEED": "1"}, {}, {}]
+    assert [argv[-3:] for argv, _ in seen[-2:]] == [["exec", "--", "true"]] * 2
