@@ -121,7 +121,7 @@ def test_csr_and_bootstrap_signer_run_apart_from_the_slow_pass(mod: Any, monkeyp
     done: list[str] = []
     monkeypatch.setattr(cm, "approve_csrs", lambda kube: done.append("approve"))
     monkeypatch.setattr(cm, "sign_csrs", lambda kube, flags: done.append("sign"))
-    monkeypatch.setattr(cm, "bootstrap_signer", lambda kube: done.append("jws"))
+    monkeypatch.setattr(cm, "bootstrap_signer", lambda kube, known=None: done.append("jws"))
     monkeypatch.setattr(cm, "token_cleaner", lambda kube: None)
     monkeypatch.setattr(cm, "namespace_defaults", lambda kube, flags: None)
     monkeypatch.setattr(cm, "node_lifecycle", lambda kube, grace: None)
@@ -137,10 +137,58 @@ def test_csr_and_bootstrap_signer_run_apart_from_the_slow_pass(mod: Any, monkeyp
 
     cm.reconcile(object(), {}, Operator(), 0)  # a pass that also runs the less urgent controllers
     assert done == []
-    cm.fast_turn(object(), {}, 0)
-    cm.fast_turn(object(), {}, 1)
-    assert done == ["approve", "sign", "jws", "approve", "sign"]  # the bootstrap signer every other turn
-    assert cm.FAST_PERIOD <= 0.25
+    for turn in range(4):
+        cm.fast_turn(object(), {}, turn)
+    assert done == ["approve", "sign", "jws", "jws", "jws", "approve", "sign", "jws"]  # the signer every turn
+    assert cm.FAST_PERIOD <= 0.1 and cm.FAST_PERIOD * cm.CSR_EVERY < 0.31
+
+
+class SignerKube:
+    """cluster-info and the bootstrap token Secrets as the API server holds them; counts reads and writes."""
+
+    def __init__(self) -> None:
+        import base64
+
+        self.b64 = lambda v: base64.b64encode(v.encode()).decode()
+        self.info: dict[str, Any] = {"data": {"kubeconfig": "apiVersion: v1\nkind: Config\n"}}
+        self.secrets: list[dict[str, Any]] = []
+        self.reads = {"cluster-info": 0, "secrets": 0}
+        self.puts = 0
+
+    def token(self, token_id: str, secret: str) -> None:
+        data = {"token-id": token_id, "token-secret": secret, "usage-bootstrap-signing": "true"}
+        self.secrets.append({"metadata": {"name": f"bootstrap-token-{token_id}"}, "type": "bootstrap.kubernetes.io/token",
+                             "data": {k: self.b64(v) for k, v in data.items()}})
+
+    def get(self, path: str) -> Any:
+        self.reads["cluster-info"] += 1
+        import copy
+
+        return copy.deepcopy(self.info)
+
+    def request(self, method: str, path: str, body: Any = None, **_: Any) -> Any:
+        if method == "PUT":
+            self.puts += 1
+            self.info = body
+            return body
+        self.reads["secrets"] += 1
+        return {"items": self.secrets}
+
+
+def test_a_new_token_is_signed_at_the_next_turn_and_an_unchanged_set_costs_one_list(mod: Any) -> None:
+    cm = mod("controller_manager")
+    kube, known = SignerKube(), {}
+    kube.token("abcdef", "0123456789abcdef")
+    cm.bootstrap_signer(kube, known)
+    assert "jws-kubeconfig-abcdef" in kube.info["data"] and kube.puts == 1
+    for _ in range(cm.CLUSTER_INFO_EVERY - 1):  # the same tokens: the Secrets listed, cluster-info left alone
+        cm.bootstrap_signer(kube, known)
+    assert kube.reads == {"cluster-info": 1, "secrets": cm.CLUSTER_INFO_EVERY}
+    cm.bootstrap_signer(kube, known)  # every CLUSTER_INFO_EVERY turns it is read again (a changed kubeconfig)
+    assert kube.reads["cluster-info"] == 2 and kube.puts == 1
+    kube.token("ghijkl", "fedcba9876543210")  # a token made by `kubeadm token create`: signed at the next turn
+    cm.bootstrap_signer(kube, known)
+    assert "jws-kubeconfig-ghijkl" in kube.info["data"] and kube.puts == 2
 
 
 class FakeEtcd:

@@ -49,8 +49,12 @@ CSR_PATH = "/apis/certificates.k8s.io/v1/certificatesigningrequests"
 # (pkg/controller/certificates/certificate_controller.go, pkg/controller/bootstrap/bootstrapsigner.go: a CSR, a token
 # Secret or cluster-info is handled as its watch event arrives), so a join's discovery (the cluster-info signature of a
 # token made a moment before) and TLS bootstrap are not held up by the other controllers. The API server stand-in has
-# no watch: the stand-in runs them on their own thread, this often.
-FAST_PERIOD = 0.25
+# no watch: the stand-in runs them on their own thread. The signer looks every turn: a join's discovery starts about
+# 0.2 s after the deploy made its token, and one that finds no signature waits kubeadm's DiscoveryRetryInterval (5 s),
+# where the real signer, woken by the token Secret's watch event, has signed within milliseconds.
+FAST_PERIOD = 0.1
+CSR_EVERY = 3  # turns: the CSR approving and signing controllers every 0.3 s
+CLUSTER_INFO_EVERY = 5  # turns: cluster-info read again at least this often while the token set stays the same
 
 
 def log(text: str) -> None:
@@ -133,16 +137,27 @@ def token_secrets(kube: standin.Kube) -> list[dict[str, str]]:
     return out
 
 
-def bootstrap_signer(kube: standin.Kube) -> None:
+def bootstrap_signer(kube: standin.Kube, known: dict[str, Any] | None = None) -> None:
     """bootstrapsigner: a jws-kubeconfig-<id> signature in kube-public/cluster-info for every signing token
-    (pkg/controller/bootstrap/bootstrapsigner.go); stale ones removed."""
+    (pkg/controller/bootstrap/bootstrapsigner.go); stale ones removed.
+
+    KNOWN (kept by the caller between turns): the token set last signed; while it stays the same, cluster-info is
+    read only every CLUSTER_INFO_EVERY calls (for a changed kubeconfig or an expired token), one list a turn else.
+    """
+    tokens = token_secrets(kube)
+    token_set = sorted((t["_name"], t.get("token-secret", ""), t.get("expiration", "")) for t in tokens)
+    if known is not None:
+        if known.get("tokens") == token_set and known.get("skips", 0) > 0:
+            known["skips"] -= 1
+            return
+        known.update(tokens=token_set, skips=CLUSTER_INFO_EVERY - 1)
     path = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
     info = kube.get(path)
     if info is None or "kubeconfig" not in (info.get("data") or {}):
         return
     content = info["data"]["kubeconfig"]
     wanted = {}
-    for tok in token_secrets(kube):
+    for tok in tokens:
         expired = tok.get("expiration") and standin.parse_rfc3339(tok["expiration"]) < time.time()
         if tok.get("usage-bootstrap-signing") == "true" and not expired and tok.get("token-id"):
             wanted[f"jws-kubeconfig-{tok['token-id']}"] = standin.jws_detached(content, tok["token-id"],
@@ -341,23 +356,24 @@ def pod_gc(kube: standin.Kube, pods: list[dict[str, Any]]) -> None:
 
 # ---------------------------------------------------------------- main loop
 
-def fast_turn(kube: standin.Kube, flags: dict[str, Any], turn: int) -> None:
-    """One turn of the CSR approving and signing controllers, and of the bootstrap signer every other turn."""
-    approve_csrs(kube)
-    sign_csrs(kube, flags)
-    if turn % 2 == 0:
-        bootstrap_signer(kube)
+def fast_turn(kube: standin.Kube, flags: dict[str, Any], turn: int, known: dict[str, Any] | None = None) -> None:
+    """One turn of the bootstrap signer, and of the CSR approving and signing controllers every CSR_EVERY turns."""
+    if turn % CSR_EVERY == 0:
+        approve_csrs(kube)
+        sign_csrs(kube, flags)
+    bootstrap_signer(kube, known)
 
 
 def fast_controllers(kubeconfig: Path, flags: dict[str, Any], leading: threading.Event) -> None:
     """fast_turn every FAST_PERIOD, on its own thread, while this process leads."""
     kube: standin.Kube | None = None
     turn = 0
+    known: dict[str, Any] = {}
     while True:
         try:
             if leading.is_set():
                 kube = kube or standin.Kube(kubeconfig, user_agent="kube-controller-manager")
-                fast_turn(kube, flags, turn)
+                fast_turn(kube, flags, turn, known)
                 turn += 1
         except (ApiError, Fail) as exc:
             log(f"E0000 certificate and bootstrap token controllers: {exc}")
