@@ -84,6 +84,7 @@ class NodeState:
     stale: set[str] = field(default_factory=set)  # watched files older than REFRESH_DAYS
     dpkg_interrupted: bool = False  # a package run was killed half-way (dpkg --configure -a needed)
     apt_updated: bool = False  # set by ops.packages once this run updated the lists
+    sources_refreshed: set[int] = field(default_factory=set)  # source-writing operations whose change was fetched
 
     def has(self, path: str) -> bool:
         return path in self.files

@@ -61,8 +61,9 @@ def changed(results: Sequence[OperationMeta]) -> bool:
 def source_only(source: str) -> str:
     """apt-get update's options that refresh one sources.list file and keep every other list as it is.
 
-    apt.conf(5): Dir::Etc::SourceList is the main list, Dir::Etc::SourceParts the fragment folder
-    ("-" none); APT::Get::List-Cleanup=0 keeps the lists of the sources left out (apt-get(8)).
+    apt.conf(5): Dir::Etc::SourceList is the main list (a one-line-format .list file), Dir::Etc::SourceParts
+    the fragment folder ("-": a folder that does not exist, so no fragment is read); APT::Get::List-Cleanup=0
+    keeps the lists of the sources left out (apt-get(8)).
     """
     return f"-o Dir::Etc::SourceList={q(source)} -o Dir::Etc::SourceParts=- -o APT::Get::List-Cleanup=0"
 
@@ -77,14 +78,11 @@ def packages(
     """Ensure the packages are installed (at the given versions, None = any), held if asked.
 
     The package lists are updated at most once per run, and again only when one of
-    `sources_changed` (operations writing package sources) changed something: then, when
-    the run has updated the other lists already, only SOURCE's (a sources.list.d file).
+    `sources_changed` (operations writing package sources) changed something that no update
+    of this run has fetched yet: then only SOURCE's list (a sources.list.d file) when given.
     """
     state = node_state(host)
-    only = None
-    if changed(sources_changed):
-        only = source if state.apt_updated else None
-        state.apt_updated = False
+    source_changed = changed([r for r in sources_changed if id(r) not in state.sources_refreshed])
     missing = [name for name, version in wanted.items() if not state.installed(name, version)]
     if state.dpkg_interrupted:  # an earlier run was killed during an install, which may still run
         yield (
@@ -94,10 +92,11 @@ def packages(
         if _executing():
             state.dpkg_interrupted = False
     if missing:
-        if not state.apt_updated:
-            yield f"{APT_GET} update" + (f" {source_only(only)}" if only else "")
+        if not state.apt_updated or source_changed:
+            yield f"{APT_GET} update" + (f" {source_only(source)}" if state.apt_updated and source else "")
             if _executing():
                 state.apt_updated = True
+                state.sources_refreshed.update(id(r) for r in sources_changed)
         specs = [f"{name}={wanted[name]}" if wanted[name] else name for name in missing]
         yield (
             f"{APT_GET} install -y --no-install-recommends --allow-change-held-packages "

@@ -146,7 +146,7 @@ def noop(extra: list[str] | None = None) -> dict[str, Any]:
     log(f"bench: no-op {took:.1f} s: controller CPU {cpu:.1f} s (pyinfra and its proxy processes), machine CPU "
         f"{machine:.1f} s; before it, with no deploy running, {idle:.2f} cores busy")
     cached, _, cached_cpu, _ = fastest(lambda: deploy(extra, {SPEED_ENV: "1"}))
-    bare, _, bare_cpu, bare_machine = fastest(lambda: timed_deploy(extra, argv=BARE)[:2])
+    bare, _, bare_cpu, bare_machine = fastest(lambda: timed_deploy(argv=BARE)[:2])
     log(f"bench: no-op with the controller caches {cached:.1f} s (controller CPU {cached_cpu:.1f} s); pyinfra's own floor "
         f"(`exec -- true`) {bare:.1f} s (controller CPU {bare_cpu:.1f} s, machine CPU {bare_machine:.1f} s)")
     return {"noop": took, "noop_totals": changes(out), "ssh": commands_per_host(debug), "noop_cached": cached,

@@ -76,6 +76,13 @@ def test_two_minors_run_as_two_steps_in_kubeadms_order(private: dict[str, Any]) 
     packages = [c for c in p.commands(WORKERS[0]) if "apt-get" in c and "install" in c]
     assert any("kubeadm=1.36.4-1.1" in c for c in packages) and any("kubelet=1.37.1-1.1" in c for c in packages)
     assert any("apt-mark hold" in c for c in p.commands(WORKERS[0]))
+    # Each minor's repository is fetched once per node: a full update at the first, its own list alone at the second;
+    # the kubelet and kubectl step after kubeadm's finds it fetched already.
+    apt = [c for c in p.commands(WORKERS[0]) if "apt-get" in c and (" update" in c or " install " in c)]
+    updates = [i for i, c in enumerate(apt) if " update" in c]
+    assert [apt[i].endswith(" update") for i in updates] == [True, False]
+    assert "Dir::Etc::SourceList=/etc/apt/sources.list.d/kubernetes.list" in apt[updates[1]]
+    assert "kubeadm=1.36.4-1.1" in apt[updates[0] + 1] and "kubeadm=1.37.1-1.1" in apt[updates[1] + 1]
     assert names[-1] == "kubeadm configuration at v1.37.1" and dict(steps)[names[-1]] == [CPS[0]]
 
 

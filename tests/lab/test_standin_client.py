@@ -50,3 +50,38 @@ def test_a_write_is_not_retried(mod: Any, verb: str, monkeypatch: pytest.MonkeyP
     with pytest.raises(standin.Fail):
         kube.request(verb, "/api/v1/nodes/n1", {})
     assert kube.http.sent == 1
+
+
+class Broken:
+    """An HTTPSConnection whose request fails with EXC."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        raise self.exc
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(("exc", "probable_eof"), [
+    ("ssl.SSLEOFError(8, 'EOF occurred in violation of protocol')", True),
+    ("http.client.IncompleteRead(b'')", True),
+    ("ConnectionResetError(104, 'Connection reset by peer')", True),
+    ("ConnectionRefusedError(111, 'Connection refused')", False),
+    ("TimeoutError('The read operation timed out')", False),
+])
+def test_which_failures_count_as_an_ended_connection(mod: Any, exc: str, probable_eof: bool,  # noqa: F811
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    """apimachinery IsProbableEOF/IsConnectionReset: EOF and reset are; a refused connection or a timeout are not."""
+    import http.client
+    import ssl
+
+    standin = mod("standin")
+    https = standin.Https(["https://lab"], ctx=None)
+    error = eval(exc, {"ssl": ssl, "http": http})
+    monkeypatch.setattr(https, "_conn", lambda url: Broken(error))
+    with pytest.raises(OSError) as raised:
+        https.send("GET", "/api")
+    assert isinstance(raised.value, standin.ProbableEOF) == probable_eof

@@ -257,3 +257,33 @@ def test_lists_served_from_the_cache_are_what_etcd_holds(mod: Any) -> None:
     api.etcd.calls.clear()
     api.list_view(pods, None)
     assert api.etcd.calls == ["range"]
+
+
+def test_a_failed_signing_pass_is_tried_again_at_the_next_turn(mod: Any) -> None:
+    cm, standin = mod("controller_manager"), mod("standin")
+    kube, known = SignerKube(), {}
+    kube.token("abcdef", "0123456789abcdef")
+    put = kube.request
+
+    def failing(method: str, path: str, body: Any = None, **kw: Any) -> Any:
+        if method == "PUT":
+            raise standin.Fail("connection refused")
+        return put(method, path, body, **kw)
+
+    kube.request = failing  # type: ignore[method-assign]
+    with pytest.raises(standin.Fail):
+        cm.bootstrap_signer(kube, known)
+    kube.request = put  # type: ignore[method-assign]
+    cm.bootstrap_signer(kube, known)  # the next turn: not skipped
+    assert "jws-kubeconfig-abcdef" in kube.info["data"]
+
+
+def test_a_token_past_its_expiration_loses_its_signature_within_the_cluster_info_period(mod: Any) -> None:
+    cm = mod("controller_manager")
+    kube, known = SignerKube(), {}
+    kube.token("abcdef", "0123456789abcdef")
+    cm.bootstrap_signer(kube, known)
+    kube.secrets[0]["data"]["expiration"] = kube.b64("2020-01-01T00:00:00Z")  # now expired (same token otherwise)
+    for _ in range(cm.CLUSTER_INFO_EVERY):
+        cm.bootstrap_signer(kube, known)
+    assert "jws-kubeconfig-abcdef" not in kube.info["data"]

@@ -145,12 +145,13 @@ def bootstrap_signer(kube: standin.Kube, known: dict[str, Any] | None = None) ->
     read only every CLUSTER_INFO_EVERY calls (for a changed kubeconfig or an expired token), one list a turn else.
     """
     tokens = token_secrets(kube)
-    token_set = sorted((t["_name"], t.get("token-secret", ""), t.get("expiration", "")) for t in tokens)
+    token_set = sorted((t["_name"], t.get("token-secret", ""), t.get("expiration", ""),
+                        t.get("usage-bootstrap-signing", "")) for t in tokens)
     if known is not None:
         if known.get("tokens") == token_set and known.get("skips", 0) > 0:
             known["skips"] -= 1
             return
-        known.update(tokens=token_set, skips=CLUSTER_INFO_EVERY - 1)
+        known.clear()  # remembered again only once this pass has signed (a failed pass is tried at the next turn)
     path = "/api/v1/namespaces/kube-public/configmaps/cluster-info"
     info = kube.get(path)
     if info is None or "kubeconfig" not in (info.get("data") or {}):
@@ -163,10 +164,11 @@ def bootstrap_signer(kube: standin.Kube, known: dict[str, Any] | None = None) ->
             wanted[f"jws-kubeconfig-{tok['token-id']}"] = standin.jws_detached(content, tok["token-id"],
                                                                                 tok["token-secret"])
     current = {k: v for k, v in info["data"].items() if k.startswith("jws-kubeconfig-")}
-    if current == wanted:
-        return
-    info["data"] = {k: v for k, v in info["data"].items() if not k.startswith("jws-kubeconfig-")} | wanted
-    kube.request("PUT", path, info)
+    if current != wanted:
+        info["data"] = {k: v for k, v in info["data"].items() if not k.startswith("jws-kubeconfig-")} | wanted
+        kube.request("PUT", path, info)
+    if known is not None:
+        known.update(tokens=token_set, skips=CLUSTER_INFO_EVERY - 1)
 
 
 def token_cleaner(kube: standin.Kube) -> None:

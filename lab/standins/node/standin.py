@@ -480,6 +480,8 @@ class Kube:
                 attempt += 1
                 if method != "GET" or attempt > GET_RETRIES:
                     raise Fail(f'Get "{self.server}{path}": {exc}') from None
+                log_line(f'{self.user_agent}: W0000 request.go] "Retrying request after response" url="{self.server}{path}" '
+                         f'err="{exc}" attempt={attempt}')
                 time.sleep(1)
             except OSError as exc:
                 raise Fail(f'Get "{self.server}{path}": {exc}') from None
