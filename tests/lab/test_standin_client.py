@@ -70,6 +70,7 @@ class Broken:
     ("http.client.IncompleteRead(b'')", True),
     ("ConnectionResetError(104, 'Connection reset by peer')", True),
     ("ConnectionRefusedError(111, 'Connection refused')", False),
+    ("BrokenPipeError(32, 'Broken pipe')", False),
     ("TimeoutError('The read operation timed out')", False),
 ])
 def test_which_failures_count_as_an_ended_connection(mod: Any, exc: str, probable_eof: bool,  # noqa: F811

@@ -300,7 +300,9 @@ class Https:
                     if attempt == 2 or not isinstance(exc, (http.client.RemoteDisconnected, BrokenPipeError,
                                                             ConnectionResetError)):
                         break
-        if isinstance(last, (ssl.SSLEOFError, http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError,
+        # apimachinery pkg/util/net/http.go (v0.35.7-v0.37.0-beta.0) IsProbableEOF / IsConnectionReset: io.EOF and
+        # io.ErrUnexpectedEOF (a TLS or HTTP stream that ended), "connection reset by peer"; a broken pipe is not one.
+        if isinstance(last, (ssl.SSLEOFError, http.client.RemoteDisconnected, ConnectionResetError,
                              http.client.IncompleteRead)):
             raise ProbableEOF(str(last))
         raise OSError(str(last))
@@ -411,7 +413,7 @@ class Etcd:
 
 # ---------------------------------------------------------------- Kubernetes API client
 
-GET_RETRIES = 10  # client-go rest.Request maxRetries (request.go, kubernetes v1.35-v1.37 staging/src/k8s.io/client-go)
+GET_RETRIES = 10  # client-go rest/request.go NewRequest maxRetries (v0.35.7, v0.36.3, v0.37.0-beta.0: Kubernetes 1.35-1.37)
 
 
 class Kube:
